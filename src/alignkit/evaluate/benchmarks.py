@@ -1,0 +1,63 @@
+"""Built-in benchmarks with ground truth. Each returns one score in [0, 1] per item."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from alignkit.models.base import Backend, Sampling
+from alignkit.types import Prompt
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    name: str
+    description: str
+    prompts: Callable[[int, int], list[Prompt]]  # (n, seed) -> prompts
+    score: Callable[[Prompt, str], float]
+
+
+def _ifeval_prompts(n: int, seed: int) -> list[Prompt]:
+    from alignkit.data.instructions import synthesize
+
+    return synthesize("heldout", n, seed=seed)
+
+
+def _ifeval_score(prompt: Prompt, response: str) -> float:
+    from alignkit.signals import constraints as C
+
+    cons = [C.Constraint(c["id"], c["kwargs"]) for c in prompt.meta["constraints"]]
+    return float(C.score(cons, response, prompt.meta.get("base_task", prompt.text))[0])
+
+
+BENCHMARKS: dict[str, Benchmark] = {
+    "ifeval_heldout": Benchmark(
+        "ifeval_heldout",
+        "Verifiable-instruction prompts on base tasks and constraint pairs never used for training; "
+        "strict IFEval check of every constraint.",
+        _ifeval_prompts,
+        _ifeval_score,
+    ),
+}
+
+
+@dataclass
+class BenchResult:
+    name: str
+    prompts: list[Prompt]
+    responses: list[str]
+    scores: list[float]
+
+    @property
+    def mean(self) -> float:
+        return sum(self.scores) / len(self.scores) if self.scores else 0.0
+
+
+def run_benchmark(backend: Backend, name: str, n: int, *, seed: int = 0, max_new_tokens: int = 128) -> BenchResult:
+    """Greedy decoding on the benchmark's prompts, scored item by item."""
+    bench = BENCHMARKS[name]
+    prompts = bench.prompts(n, seed)
+    outs = backend.generate([p.messages for p in prompts], Sampling(n=1, temperature=0.0,
+                                                                    max_new_tokens=max_new_tokens))
+    responses = [o[0] for o in outs]
+    return BenchResult(name, prompts, responses, [bench.score(p, r) for p, r in zip(prompts, responses)])

@@ -1,0 +1,23 @@
+"""Bootstrap confidence intervals."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def bootstrap_ci(scores: list[float], *, n_boot: int = 10_000, seed: int = 0, alpha: float = 0.05) -> list[float]:
+    """Percentile bootstrap CI of the mean."""
+    x = np.asarray(scores, dtype=float)
+    if len(x) == 0:
+        return [float("nan"), float("nan")]
+    rng = np.random.default_rng(seed)
+    means = x[rng.integers(0, len(x), size=(n_boot, len(x)))].mean(axis=1)
+    lo, hi = np.quantile(means, [alpha / 2, 1 - alpha / 2])
+    return [float(lo), float(hi)]
+
+
+def paired_bootstrap_ci(before: list[float], after: list[float], **kw) -> list[float]:
+    """CI of mean(after - before) resampling items, so each item stays paired."""
+    if len(before) != len(after):
+        raise ValueError("paired scores must have the same length")
+    return bootstrap_ci([a - b for a, b in zip(after, before)], **kw)

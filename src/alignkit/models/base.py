@@ -1,0 +1,37 @@
+"""The backend protocol every model is reached through."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+Messages = list[dict[str, str]]
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Sampling parameters; temperature 0 means greedy decoding."""
+
+    n: int = 1
+    temperature: float = 0.0
+    top_p: float = 1.0
+    max_new_tokens: int = 128
+    seed: int = 0
+
+    def as_origin(self) -> dict:
+        return {"n": self.n, "temperature": self.temperature, "top_p": self.top_p,
+                "max_new_tokens": self.max_new_tokens, "seed": self.seed}
+
+
+class Backend(Protocol):
+    """What signals, generators and evaluators may ask of a model."""
+
+    name: str
+
+    def generate(self, conversations: list[Messages], sampling: Sampling) -> list[list[str]]:
+        """Return `sampling.n` completions for each conversation."""
+        ...
+
+    def logprobs(self, conversations: list[Messages], completions: list[str]) -> list[float]:
+        """Return the summed log-probability of each completion given its conversation."""
+        ...

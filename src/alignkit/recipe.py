@@ -1,0 +1,201 @@
+"""Recipe schema (pydantic) and YAML loading with errors that name file, line, field and fix."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from alignkit.errors import AlignkitError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PromptsConfig(_Strict):
+    source: Literal["ifeval_synth", "jsonl", "parquet"] = "ifeval_synth"
+    path: str | None = None
+    split: str = "train"
+    n: int = Field(64, ge=1)
+    seed: int = 0
+    pair_fraction: float = Field(0.5, ge=0, le=1)
+
+
+class GenerateConfig(_Strict):
+    n: int = Field(4, ge=1)
+    temperature: float = Field(0.8, ge=0)
+    top_p: float = Field(1.0, gt=0, le=1)
+    max_new_tokens: int = Field(128, ge=1)
+    batch_size: int = Field(32, ge=1)
+    shard_size: int = Field(32, ge=1)
+    system_prompt: str | None = None  # generation-time context, dropped from training rows
+
+
+class SignalConfig(_Strict):
+    name: str
+    params: dict[str, Any] = {}
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, name: str) -> str:
+        from alignkit.signals.base import signal_names
+
+        if name not in signal_names():
+            raise ValueError(f"unknown signal {name!r}; known signals: {', '.join(signal_names())} "
+                             "(`alignkit signals` lists them)")
+        return name
+
+
+class BuildConfig(_Strict):
+    kind: Literal["sft", "preference", "kto"] = "sft"
+    signal: str = "verifiable_instructions"
+    tiebreak: str | None = "verifiable_instructions.partial"
+    min_score: float = 1.0
+    max_per_prompt: int = Field(1, ge=1)
+
+
+class LoraConfig(_Strict):
+    r: int = Field(16, ge=1)
+    alpha: int = Field(32, ge=1)
+    dropout: float = Field(0.0, ge=0, lt=1)
+    target_modules: list[str] | str = "all-linear"
+
+
+class TrainConfig(_Strict):
+    method: Literal["sft", "dpo", "none"] = "sft"
+    epochs: float = Field(2.0, gt=0)
+    learning_rate: float = Field(5e-4, gt=0)
+    batch_size: int = Field(8, ge=1)
+    grad_accum: int = Field(1, ge=1)
+    max_length: int = Field(512, ge=16)
+    beta: float = Field(0.1, gt=0)
+    loss_type: str = "sigmoid"
+    lora: LoraConfig | None = LoraConfig()
+    seed: int = 0
+
+
+class EvaluateConfig(_Strict):
+    benchmarks: list[str] = ["ifeval_heldout"]
+    n: int = Field(100, ge=1)
+    max_new_tokens: int = Field(128, ge=1)
+    batch_size: int = Field(32, ge=1)
+    seed: int = 0
+
+    @field_validator("benchmarks")
+    @classmethod
+    def _known(cls, names: list[str]) -> list[str]:
+        from alignkit.evaluate.benchmarks import BENCHMARKS
+
+        for name in names:
+            if name not in BENCHMARKS:
+                raise ValueError(f"unknown benchmark {name!r}; known: {', '.join(sorted(BENCHMARKS))}")
+        return names
+
+
+class Recipe(_Strict):
+    name: str
+    description: str = ""
+    model: str = "embedded"
+    seed: int = 0
+    executor: Literal["local"] = "local"
+    prompts: PromptsConfig = PromptsConfig()
+    generate: GenerateConfig = GenerateConfig()
+    signals: list[SignalConfig] = Field(min_length=1)
+    build: BuildConfig = BuildConfig()
+    train: TrainConfig = TrainConfig()
+    evaluate: EvaluateConfig = EvaluateConfig()
+
+
+# -- loading -------------------------------------------------------------------------------
+
+def _line_of(root: yaml.Node | None, loc: tuple) -> int | None:
+    """1-based line of the YAML node at a pydantic error location, or its nearest parent."""
+    node, line = root, (root.start_mark.line + 1 if root is not None else None)
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            nxt = next((v for k, v in node.value if k.value == part), None)
+            if nxt is None:
+                key = next((k for k, _ in node.value if k.value == part), None)
+                return key.start_mark.line + 1 if key is not None else line
+            node = nxt
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+        else:
+            break
+        line = node.start_mark.line + 1
+    return line
+
+
+def apply_overrides(data: dict, overrides: list[str]) -> dict:
+    """Apply `--set a.b=value` overrides; values are parsed as YAML scalars."""
+    data = copy.deepcopy(data)
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise AlignkitError(f"bad --set {item!r}", where="--set", fix="write --set key.path=value, e.g. --set prompts.n=8")
+        parts = key.strip().split(".")
+        node = data
+        for part in parts[:-1]:
+            if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+                node = node[int(part)]
+                continue
+            if not isinstance(node, dict):
+                raise AlignkitError(f"cannot set {key!r}: {part!r} is not a section", where="--set",
+                                    fix="use a dotted path through sections, e.g. train.lora.r=8")
+            node = node.setdefault(part, {})
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            value = raw
+        if isinstance(node, list) and parts[-1].isdigit():
+            node[int(parts[-1])] = value
+        elif isinstance(node, dict):
+            node[parts[-1]] = value
+        else:
+            raise AlignkitError(f"cannot set {key!r}", where="--set", fix="check the path against the recipe")
+    return data
+
+
+def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
+    path = Path(path)
+    if not path.is_file():
+        raise AlignkitError(f"recipe file {str(path)!r} not found", fix="give the path of a recipe YAML; "
+                            "`alignkit recipes` lists the built-in ones")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise AlignkitError(f"not UTF-8 text (byte {exc.start})", where=str(path),
+                            fix="save the recipe as UTF-8") from None
+    try:
+        data = yaml.safe_load(text)
+        root = yaml.compose(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise AlignkitError(f"invalid YAML: {problem}", where=where,
+                            fix="fix the YAML syntax at that line (indentation, colons, quotes)") from None
+    if not isinstance(data, dict):
+        raise AlignkitError("a recipe must be a YAML mapping (key: value lines)", where=str(path),
+                            fix="start from a built-in recipe: `alignkit recipes`")
+    data = apply_overrides(data, overrides or [])
+    try:
+        return Recipe.model_validate(data)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            field = ".".join(str(p) for p in loc) or "(top level)"
+            line = _line_of(root, loc)
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                msg = "unknown field (check the spelling; `alignkit validate` on a built-in recipe shows valid ones)"
+            lines.append(f"{path}:{line}: field `{field}`: {msg}" if line else f"{path}: field `{field}`: {msg}")
+        raise AlignkitError(
+            "invalid recipe\n  " + "\n  ".join(lines),
+            fix="correct the field(s) above; the schema is documented in docs/recipes.md",
+        ) from None

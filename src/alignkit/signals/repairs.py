@@ -1,0 +1,181 @@
+"""Minimal edits that make a response satisfy a failed constraint.
+
+Used by the `checker_revision` signal: the environment says which constraint failed
+and proposes the smallest edit that fixes it; the checker then re-verifies the
+edited text, so a repair that does not pass is never used. Constraint types with no
+safe edit (letter or keyword frequencies, "at least N words", paragraph first words)
+have no entry and stay unrepaired.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+
+Repair = Callable[[str, dict, str], str]  # (response, constraint kwargs, base task) -> new response
+
+_SENT = re.compile(r"(?<=[.!?])\s+")
+
+
+def _sentences(text: str) -> list[str]:
+    flat = " ".join(line.strip(" *-#") for line in text.splitlines() if line.strip())
+    return [s for s in _SENT.split(flat) if s.strip()]
+
+
+def _spread(parts: list[str], k: int) -> list[str]:
+    """Split `parts` into exactly k non-empty consecutive chunks (k <= len(parts))."""
+    size, extra = divmod(len(parts), k)
+    out, i = [], 0
+    for j in range(k):
+        step = size + (1 if j < extra else 0)
+        out.append(" ".join(parts[i : i + step]))
+        i += step
+    return out
+
+
+def _chunks(text: str, k: int) -> list[str] | None:
+    sents = _sentences(text)
+    if len(sents) < k:
+        words = text.split()
+        if len(words) < k:
+            return None
+        return _spread(words, k)
+    return _spread(sents, k)
+
+
+def _lower(text: str, kw: dict, task: str) -> str:
+    return text.lower()
+
+
+def _upper(text: str, kw: dict, task: str) -> str:
+    return text.upper()
+
+
+def _no_comma(text: str, kw: dict, task: str) -> str:
+    return re.sub(r"\s*,\s*", " ", text).replace("，", " ")
+
+
+def _quote(text: str, kw: dict, task: str) -> str:
+    return '"' + text.strip().strip('"') + '"'
+
+
+def _end_phrase(text: str, kw: dict, task: str) -> str:
+    phrase = kw["end_phrase"]
+    return text.rstrip() + ("\n" if text.strip() else "") + phrase
+
+
+def _postscript(text: str, kw: dict, task: str) -> str:
+    return text.rstrip() + f"\n\n{kw['postscript_marker']} I hope this helps."
+
+
+def _title(text: str, kw: dict, task: str) -> str:
+    words = re.sub(r"[^\w\s]", "", task).split()[-4:] or ["answer"]
+    return f"<<{' '.join(words).title()}>>\n\n{text.strip()}"
+
+
+def _json(text: str, kw: dict, task: str) -> str:
+    return json.dumps({"response": text.strip()}, ensure_ascii=False)
+
+
+def _keywords(text: str, kw: dict, task: str) -> str:
+    missing = [k for k in kw["keywords"] if not re.search(re.escape(k), text, flags=re.IGNORECASE)]
+    return text.rstrip() + (f" This brings to mind {', '.join(missing)}." if missing else "")
+
+
+def _forbidden(text: str, kw: dict, task: str) -> str:
+    for word in kw["forbidden_words"]:
+        text = re.sub(r"\b" + re.escape(word) + r"\b", "", text, flags=re.IGNORECASE)
+    return re.sub(r"[ \t]{2,}", " ", text)
+
+
+def _bullets(text: str, kw: dict, task: str) -> str:
+    parts = _chunks(text, kw["num_bullets"])
+    return text if parts is None else "\n".join(f"* {p}" for p in parts)
+
+
+def _highlights(text: str, kw: dict, task: str) -> str:
+    sents = _sentences(text)
+    n = kw["num_highlights"]
+    if len(sents) < n:
+        return text
+    return " ".join(f"*{s.strip()}*" if i < n else s for i, s in enumerate(sents))
+
+
+def _sections(text: str, kw: dict, task: str) -> str:
+    parts = _chunks(text, kw["num_sections"])
+    if parts is None:
+        return text
+    return "\n\n".join(f"{kw['section_spliter']} {i + 1}\n{p}" for i, p in enumerate(parts))
+
+
+def _paragraphs(text: str, kw: dict, task: str) -> str:
+    parts = _chunks(text, kw["num_paragraphs"])
+    return text if parts is None else "\n\n***\n\n".join(parts)
+
+
+def _max_words(text: str, kw: dict, task: str) -> str:
+    if kw.get("relation") != "less than":
+        return text
+    keep, count = [], 0
+    for s in _sentences(text):
+        n = len(s.split())
+        if count + n >= kw["num_words"]:
+            break
+        keep.append(s)
+        count += n
+    return " ".join(keep) if keep else text
+
+
+def _max_sentences(text: str, kw: dict, task: str) -> str:
+    if kw.get("relation") != "less than":
+        return text
+    sents = _sentences(text)
+    return " ".join(sents[: max(1, kw["num_sentences"] - 1)]) if sents else text
+
+
+def _placeholders(text: str, kw: dict, task: str) -> str:
+    found = len(re.findall(r"\[.*?\]", text))
+    need = kw["num_placeholders"] - found
+    names = ["[name]", "[date]", "[place]", "[time]", "[address]", "[item]", "[amount]", "[contact]"]
+    return text.rstrip() + (" Fill in: " + " ".join(names[: max(need, 0)]) if need > 0 else "")
+
+
+REPAIRS: dict[str, Repair] = {
+    "change_case:english_lowercase": _lower,
+    "change_case:english_capital": _upper,
+    "punctuation:no_comma": _no_comma,
+    "startend:quotation": _quote,
+    "startend:end_checker": _end_phrase,
+    "detectable_content:postscript": _postscript,
+    "detectable_format:title": _title,
+    "detectable_format:json_format": _json,
+    "keywords:existence": _keywords,
+    "keywords:forbidden_words": _forbidden,
+    "detectable_format:number_bullet_lists": _bullets,
+    "detectable_format:number_highlighted_sections": _highlights,
+    "detectable_format:multiple_sections": _sections,
+    "length_constraints:number_paragraphs": _paragraphs,
+    "length_constraints:number_words": _max_words,
+    "length_constraints:number_sentences": _max_sentences,
+    "detectable_content:number_placeholders": _placeholders,
+}
+
+# Structural edits first, wrappers (case, quotes, JSON, end phrase) last so they see the final text.
+_ORDER = [
+    "length_constraints:number_words", "length_constraints:number_sentences", "keywords:forbidden_words",
+    "keywords:existence", "detectable_content:number_placeholders", "detectable_format:number_bullet_lists",
+    "detectable_format:number_highlighted_sections", "detectable_format:multiple_sections",
+    "length_constraints:number_paragraphs", "detectable_format:title", "detectable_content:postscript",
+    "punctuation:no_comma", "change_case:english_lowercase", "change_case:english_capital",
+    "startend:end_checker", "startend:quotation", "detectable_format:json_format",
+]
+
+
+def repair(text: str, constraints: list[dict], task: str) -> str | None:
+    """Apply the repairs for `constraints` in a safe order; None if any has no repair."""
+    if any(c["id"] not in REPAIRS for c in constraints):
+        return None
+    for c in sorted(constraints, key=lambda c: _ORDER.index(c["id"])):
+        text = REPAIRS[c["id"]](text, c.get("kwargs", {}), task)
+    return text

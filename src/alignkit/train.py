@@ -1,0 +1,105 @@
+"""A thin layer over TRL's trainers, with LoRA from peft.
+
+Choices made explicitly (TRL 1.16 defaults differ):
+- bf16=False: this runs in float32 on CPU; bf16 autocast on CPUs without AMX is slower
+  and perturbs a 135M model's small updates. On CUDA, set ALIGNKIT_BF16=1.
+- gradient_checkpointing=False: the models trained here fit in memory with room to
+  spare, and checkpointing would recompute every forward (~30% more time per step).
+The trained LoRA adapter is merged into the base weights and saved as a plain
+checkpoint that `AutoModelForCausalLM.from_pretrained` loads.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from alignkit.recipe import TrainConfig
+
+
+def _common_args(cfg: TrainConfig, output_dir: Path, n_rows: int) -> dict[str, Any]:
+    return dict(
+        output_dir=str(output_dir),
+        num_train_epochs=cfg.epochs,
+        learning_rate=cfg.learning_rate,
+        per_device_train_batch_size=cfg.batch_size,
+        gradient_accumulation_steps=cfg.grad_accum,
+        lr_scheduler_type="cosine",
+        warmup_steps=0,
+        logging_steps=5,
+        save_strategy="steps",
+        save_steps=max(10, n_rows // cfg.batch_size // 2),
+        save_total_limit=1,
+        report_to="none",
+        seed=cfg.seed,
+        bf16=os.environ.get("ALIGNKIT_BF16") == "1",
+        gradient_checkpointing=False,
+        max_length=cfg.max_length,
+        disable_tqdm=False,
+        dataloader_num_workers=0,
+    )
+
+
+def _peft_config(cfg: TrainConfig):
+    if cfg.lora is None:
+        return None
+    from peft import LoraConfig
+
+    return LoraConfig(r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
+                      target_modules=cfg.lora.target_modules, task_type="CAUSAL_LM")
+
+
+def _last_checkpoint(output_dir: Path) -> str | None:
+    """Resume from TRL's last checkpoint after a crash."""
+    if not output_dir.is_dir():
+        return None
+    from transformers.trainer_utils import get_last_checkpoint
+
+    return get_last_checkpoint(str(output_dir))
+
+
+def train(method: str, rows: list[dict], cfg: TrainConfig, model_path: str, work_dir: Path,
+          out_dir: Path) -> dict[str, Any]:
+    """Train `model_path` on `rows` with TRL; save the merged model to `out_dir`."""
+    import torch
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    torch.manual_seed(cfg.seed)
+    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
+    columns = {"sft": ["prompt", "completion"], "dpo": ["prompt", "chosen", "rejected"]}[method]
+    dataset = Dataset.from_list([{k: r[k] for k in columns} for r in rows])
+    ckpt_dir = work_dir / "checkpoints"
+    args = _common_args(cfg, ckpt_dir, len(rows))
+    if method == "sft":
+        from trl import SFTConfig, SFTTrainer
+
+        trainer = SFTTrainer(model=model, args=SFTConfig(**args, completion_only_loss=True),
+                             train_dataset=dataset, processing_class=tokenizer,
+                             peft_config=_peft_config(cfg))
+    else:
+        from trl import DPOConfig, DPOTrainer
+
+        trainer = DPOTrainer(model=model, args=DPOConfig(**args, beta=cfg.beta, loss_type=[cfg.loss_type]),
+                             train_dataset=dataset, processing_class=tokenizer,
+                             peft_config=_peft_config(cfg))
+    result = trainer.train(resume_from_checkpoint=_last_checkpoint(ckpt_dir))
+    trained = trainer.model
+    if hasattr(trained, "merge_and_unload"):
+        trained = trained.merge_and_unload()
+    tmp = out_dir.with_name(out_dir.name + ".tmp")
+    trained.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    if out_dir.exists():
+        import shutil
+
+        shutil.rmtree(out_dir)
+    os.replace(tmp, out_dir)
+    logs = [h for h in trainer.state.log_history if "loss" in h]
+    return {"method": method, "rows": len(rows), "steps": trainer.state.global_step,
+            "train_loss": result.training_loss, "first_loss": logs[0]["loss"] if logs else None,
+            "last_loss": logs[-1]["loss"] if logs else None}

@@ -4,7 +4,9 @@ from alignkit.types import Candidate, Group, Prompt
 
 
 def _prompt():
-    return Prompt(messages=[{"role": "user", "content": "Describe a cat. Wrap your entire response with double quotation marks. In your entire response, refrain from the use of any commas."}],
+    text = ("Describe a cat. Wrap your entire response with double quotation marks. "
+            "In your entire response, refrain from the use of any commas.")
+    return Prompt(messages=[{"role": "user", "content": text}],
                   meta={"base_task": "Describe a cat.", "constraints": [
                       {"id": "startend:quotation", "kwargs": {}}, {"id": "punctuation:no_comma", "kwargs": {}}]})
 

@@ -20,7 +20,9 @@ from alignkit.types import Candidate, Group, content_hash
 
 
 def _key(*parts: Any) -> str:
-    return content_hash([p.model_dump() if hasattr(p, "model_dump") else p for p in parts])
+    from pydantic_core import to_jsonable_python
+
+    return content_hash(to_jsonable_python(list(parts)))
 
 
 class Runner:
@@ -136,7 +138,8 @@ class Runner:
             return stage, str(model_dir)
         rows = built.read_json("rows.json")
         method = cfg.method
-        if method == "sft" and self.recipe.build.kind != "sft" or method == "dpo" and self.recipe.build.kind != "preference":
+        needed = {"sft": "sft", "dpo": "preference"}[method]
+        if self.recipe.build.kind != needed:
             from alignkit.errors import AlignkitError
 
             raise AlignkitError(f"train.method {method!r} cannot use a {self.recipe.build.kind!r} dataset",
@@ -179,8 +182,8 @@ class Runner:
 
         t0 = time.time()
         r = self.recipe
+        prompts = self.prompts()  # first, so bad prompt files fail before any model work
         before = self.evaluate(r.model, "before", _key(r.model))
-        prompts = self.prompts()
         generated = self.generate(prompts)
         annotated = self.annotate(generated)
         built = self.build(annotated)

@@ -136,7 +136,8 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
     for item in overrides:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
-            raise AlignkitError(f"bad --set {item!r}", where="--set", fix="write --set key.path=value, e.g. --set prompts.n=8")
+            raise AlignkitError(f"bad --set {item!r}", where="--set",
+                                fix="write --set key.path=value, e.g. --set prompts.n=8")
         parts = key.strip().split(".")
         node = data
         for part in parts[:-1]:

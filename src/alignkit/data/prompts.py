@@ -75,7 +75,8 @@ def load_parquet(path: str | Path) -> list[Prompt]:
     try:
         rows = pq.read_table(path).to_pylist()
     except Exception as exc:
-        raise AlignkitError(f"cannot read Parquet: {exc}", where=str(path), fix="check that the file is Parquet") from None
+        raise AlignkitError(f"cannot read Parquet: {exc}", where=str(path),
+                            fix="check that the file is Parquet") from None
     prompts = [_to_prompt(r | ({"meta": json.loads(r["meta"])} if isinstance(r.get("meta"), str) else {}),
                           f"{path}: row {i}") for i, r in enumerate(rows)]
     if not prompts:

@@ -57,7 +57,10 @@ def run_benchmark(backend: Backend, name: str, n: int, *, seed: int = 0, max_new
     """Greedy decoding on the benchmark's prompts, scored item by item."""
     bench = BENCHMARKS[name]
     prompts = bench.prompts(n, seed)
-    outs = backend.generate([p.messages for p in prompts], Sampling(n=1, temperature=0.0,
-                                                                    max_new_tokens=max_new_tokens))
+    from tqdm.auto import tqdm
+
+    with tqdm(total=len(prompts), desc=f"eval:{name}", unit="prompt") as bar:
+        outs = backend.generate([p.messages for p in prompts], Sampling(n=1, temperature=0.0,
+                                max_new_tokens=max_new_tokens), progress=bar.update)
     responses = [o[0] for o in outs]
     return BenchResult(name, prompts, responses, [bench.score(p, r) for p, r in zip(prompts, responses)])

@@ -1,0 +1,80 @@
+"""Bad input: one clear message naming the problem, a non-zero exit, never a traceback."""
+
+import json
+
+import pytest
+from conftest import REPO, run_cli
+
+GOOD = (REPO / "recipes" / "verifiable_instructions.yaml").read_text()
+
+
+def _assert_clean_failure(res, *needles):
+    assert res.returncode != 0
+    assert "Traceback" not in res.stderr + res.stdout
+    text = res.stderr + res.stdout
+    for needle in needles:
+        assert needle in text, text
+
+
+def test_malformed_yaml_names_file_and_line(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nsignals:\n  - name: verifiable_instructions\n   params: {oops\n")
+    _assert_clean_failure(run_cli("validate", str(bad)), "bad.yaml:", "invalid YAML", "fix:")
+
+
+def test_unknown_signal_names_field_line_and_known_signals(tmp_path):
+    bad = tmp_path / "r.yaml"
+    bad.write_text(GOOD.replace("- name: checker_revision", "- name: majority_vibes"))
+    res = run_cli("validate", str(bad))
+    line = next(i for i, t in enumerate(bad.read_text().splitlines(), 1) if "majority_vibes" in t)
+    _assert_clean_failure(res, f"r.yaml:{line}", "signals.1.name", "unknown signal 'majority_vibes'",
+                          "verifiable_instructions")
+
+
+def test_unknown_field_and_wrong_type(tmp_path):
+    bad = tmp_path / "r.yaml"
+    bad.write_text(GOOD.replace("  n: 128", "  n: lots\n  colour: blue"))
+    _assert_clean_failure(run_cli("validate", str(bad)), "prompts.n", "prompts.colour", "unknown field")
+
+
+def test_bad_set_override():
+    path = str(REPO / "recipes" / "verifiable_instructions.yaml")
+    _assert_clean_failure(run_cli("validate", path, "--set", "prompts.n"), "--set", "key.path=value")
+    _assert_clean_failure(run_cli("validate", path, "--set", "train.epochs=-1"), "train.epochs")
+
+
+def test_missing_recipe_file(tmp_path):
+    _assert_clean_failure(run_cli("validate", str(tmp_path / "none.yaml")), "not found")
+
+
+def test_missing_model_path(tmp_path):
+    path = str(REPO / "recipes" / "verifiable_instructions.yaml")
+    res = run_cli("run", path, "--out", str(tmp_path / "run"), "--set", f"model={tmp_path / 'no-such-model'}")
+    _assert_clean_failure(res, "no-such-model", "does not exist", "fix:")
+
+
+@pytest.mark.parametrize("content,needle", [
+    ('{"text": "hello"}\n', "missing column `messages` or `prompt`"),
+    ('{"prompt": "ok"}\n{not json}\n', ":2"),
+    ("", "no rows"),
+    ('{"messages": "hi"}\n', "`messages` must be"),
+])
+def test_jsonl_with_wrong_columns(tmp_path, tiny_model_dir, content, needle):
+    data = tmp_path / "prompts.jsonl"
+    data.write_text(content)
+    path = str(REPO / "recipes" / "verifiable_instructions.yaml")
+    res = run_cli("run", path, "--out", str(tmp_path / "run"), "--set", f"model={tiny_model_dir}",
+                  "--set", "prompts.source=jsonl", "--set", f"prompts.path={data}",
+                  "--set", "evaluate.n=2", "--set", "evaluate.max_new_tokens=2")
+    _assert_clean_failure(res, "prompts.jsonl", needle)
+
+
+def test_listing_commands_print_json():
+    sig = json.loads(run_cli("signals", "--json").stdout)
+    assert {"name", "source", "kind", "description"} <= set(sig[0])
+    assert {s["source"] for s in sig} <= {"inductive_bias", "behavior_imitation", "model_feedback",
+                                          "environment_feedback"}
+    rec = json.loads(run_cli("recipes", "--json").stdout)
+    names = {r["name"] for r in rec}
+    assert "verifiable_instructions" in names
+    assert all(r["signals"] for r in rec)

@@ -33,7 +33,7 @@ def test_unknown_signal_names_field_line_and_known_signals(tmp_path):
 
 def test_unknown_field_and_wrong_type(tmp_path):
     bad = tmp_path / "r.yaml"
-    bad.write_text(GOOD.replace("  n: 128", "  n: lots\n  colour: blue"))
+    bad.write_text("name: x\nprompts:\n  n: lots\n  colour: blue\nsignals:\n  - name: verifiable_instructions\n")
     _assert_clean_failure(run_cli("validate", str(bad)), "prompts.n", "prompts.colour", "unknown field")
 
 

@@ -79,11 +79,12 @@ class Runner:
                     shard = shards[i]
                     system = [{"role": "system", "content": cfg.system_prompt}] if cfg.system_prompt else []
                     convs = [system + g.prompt.messages for g in shard]
-                    outs = backend.generate(convs, sampling, progress=bar.update)
+                    outs = backend.generate(convs, sampling, progress=bar.update, details=True)
                     origin = {"model": self.recipe.model, **sampling.as_origin(),
                               "system_prompt": cfg.system_prompt}
                     for g, texts in zip(shard, outs):
-                        g.candidates = [Candidate(t, dict(origin, sample=k)) for k, t in enumerate(texts)]
+                        g.candidates = [Candidate(t, dict(origin, sample=k, finish_reason=f))
+                                        for k, (t, f) in enumerate(texts)]
                     stage.write_shard(i, shard)
         stage.finish(rows=len(groups), shards=len(shards))
         return stage

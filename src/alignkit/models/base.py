@@ -28,8 +28,10 @@ class Backend(Protocol):
 
     name: str
 
-    def generate(self, conversations: list[Messages], sampling: Sampling) -> list[list[str]]:
-        """Return `sampling.n` completions for each conversation."""
+    def generate(self, conversations: list[Messages], sampling: Sampling, progress=None,
+                 details: bool = False) -> list[list[str]] | list[list[tuple[str, str]]]:
+        """Return `sampling.n` completions for each conversation; with `details`,
+        `(text, finish_reason)` pairs where the reason is "stop" or "length"."""
         ...
 
     def logprobs(self, conversations: list[Messages], completions: list[str]) -> list[float]:

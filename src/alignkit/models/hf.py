@@ -68,15 +68,18 @@ class HFBackend:
         conversations: list[Messages],
         sampling: Sampling,
         progress: Callable[[int], None] | None = None,
-    ) -> list[list[str]]:
+        details: bool = False,
+    ) -> list[list[str]] | list[list[tuple[str, str]]]:
         """n completions per conversation. Rows are sorted by prompt length so each batch
         pads little; the seed of a batch depends only on its content, so results do not
-        depend on what else is generated in the same call."""
+        depend on what else is generated in the same call. With `details`, each completion
+        is `(text, finish_reason)`, the reason being "stop" (end of turn) or "length"."""
         texts = [self._render(c) for c in conversations]
         jobs = [(i, k) for i in range(len(texts)) for k in range(sampling.n)]
         lengths = [len(self.tokenizer(t, add_special_tokens=False).input_ids) for t in texts]
         jobs.sort(key=lambda job: (lengths[job[0]], job[0], job[1]))
-        out: list[list[str]] = [["" for _ in range(sampling.n)] for _ in texts]
+        out: list[list] = [["" for _ in range(sampling.n)] for _ in texts]
+        stops = {self.tokenizer.eos_token_id, self.model.generation_config.eos_token_id}
         greedy = sampling.temperature <= 0
         for start in range(0, len(jobs), self.batch_size):
             batch = jobs[start : start + self.batch_size]
@@ -91,8 +94,10 @@ class HFBackend:
                 kwargs.update(do_sample=True, temperature=sampling.temperature, top_p=sampling.top_p, top_k=0)
             ids = self.model.generate(**enc, **kwargs)
             new = ids[:, enc.input_ids.shape[1] :]
-            for (i, k), row in zip(batch, self.tokenizer.batch_decode(new, skip_special_tokens=True)):
-                out[i][k] = row.strip()
+            decoded = self.tokenizer.batch_decode(new, skip_special_tokens=True)
+            for (i, k), ids_row, row in zip(batch, new.tolist(), decoded):
+                finish = "stop" if stops & set(ids_row) else "length"
+                out[i][k] = (row.strip(), finish) if details else row.strip()
             if progress:
                 progress(len(batch))
         return out

@@ -14,11 +14,13 @@ class VerifiableInstructions(Signal):
     kind = "score"
     description = (
         "Checks each candidate against the prompt's IFEval-style constraints (lm-eval's checkers): "
-        "score 1.0 when all are followed, else 0.0; a second annotation gives the fraction followed."
+        "score 1.0 when all are followed, else 0.0; a second annotation gives the fraction followed. "
+        "With require_complete, an answer cut off at the token limit fails."
     )
 
     def annotate(self, groups: list[Group]) -> list[Group]:
         loose = bool(self.params.get("loose", False))
+        require_complete = bool(self.params.get("require_complete", False))
         provenance = {"signal": self.name, "checker": "lm_eval.tasks.ifeval", "loose": loose}
         for group in groups:
             specs = group.prompt.meta.get("constraints")
@@ -29,6 +31,8 @@ class VerifiableInstructions(Signal):
             for cand in group.candidates:
                 results = [C.check(c, cand.text, base, loose=loose) for c in cons]
                 failed = [c.id for c, ok in zip(cons, results) if not ok]
+                if require_complete and cand.origin.get("finish_reason") == "length":
+                    failed.append("unfinished (cut off at the token limit)")
                 rationale = "all constraints followed" if not failed else "failed: " + ", ".join(failed)
                 cand.annotations.append(Annotation(self.name, "score", float(not failed), rationale, provenance))
                 cand.annotations.append(Annotation(
@@ -50,7 +54,7 @@ class CheckerRevision(Signal):
     )
 
     def annotate(self, groups: list[Group]) -> list[Group]:
-        from alignkit.signals.repairs import repair
+        from alignkit.signals.repairs import repair, trim_unfinished
         from alignkit.types import Candidate
 
         checker = VerifiableInstructions()
@@ -68,14 +72,18 @@ class CheckerRevision(Signal):
                     break
                 if not cand.text.strip() or cand.origin.get("signal") == self.name:
                     continue
-                results = [C.check(c, cand.text, base) for c in cons]
-                if all(results):
+                text = cand.text
+                if cand.origin.get("finish_reason") == "length":
+                    text = trim_unfinished(text)  # an answer cut off mid-sentence ends at its last full one
+                    if text is None:
+                        continue
+                elif all(C.check(c, text, base) for c in cons):
                     continue
-                failed = [s for s, ok in zip(specs, results) if not ok]
-                text = repair(cand.text, failed, base)
+                failed = [s for s, c in zip(specs, cons) if not C.check(c, text, base)]
+                text = repair(text, failed, base)
                 if text is None or text in existing or not C.score(cons, text, base)[0]:
                     continue
-                critique = "fixed: " + ", ".join(s["id"] for s in failed)
+                critique = "fixed: " + ", ".join([s["id"] for s in failed] or ["unfinished answer"])
                 cand.annotations.append(Annotation(self.name, "critique", critique, critique, {"signal": self.name}))
                 new = Candidate(text, {"signal": self.name, "revised_from": k, **{
                     key: v for key, v in cand.origin.items() if key == "model"}})

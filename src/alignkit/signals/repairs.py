@@ -35,13 +35,9 @@ def _spread(parts: list[str], k: int) -> list[str]:
 
 
 def _chunks(text: str, k: int) -> list[str] | None:
+    """k groups of whole sentences, or None when there are fewer than k sentences."""
     sents = _sentences(text)
-    if len(sents) < k:
-        words = text.split()
-        if len(words) < k:
-            return None
-        return _spread(words, k)
-    return _spread(sents, k)
+    return _spread(sents, k) if len(sents) >= k else None
 
 
 def _lower(text: str, kw: dict, task: str) -> str:
@@ -139,6 +135,16 @@ def _placeholders(text: str, kw: dict, task: str) -> str:
     need = kw["num_placeholders"] - found
     names = ["[name]", "[date]", "[place]", "[time]", "[address]", "[item]", "[amount]", "[contact]"]
     return text.rstrip() + (" Fill in: " + " ".join(names[: max(need, 0)]) if need > 0 else "")
+
+
+def trim_unfinished(text: str, min_keep: float = 0.3) -> str | None:
+    """Cut an answer that stopped mid-sentence back to its last complete sentence or line;
+    None when that would keep less than `min_keep` of it."""
+    ends = [m.end() for m in re.finditer(r"[.!?][\"')\]*]*(?=\s|$)", text)]
+    lines = [m.start() for m in re.finditer(r"\n", text)]
+    cut = max(ends[-1] if ends else 0, lines[-1] if lines else 0)
+    kept = text[:cut].rstrip()
+    return kept if kept and len(kept) >= min_keep * len(text) else None
 
 
 REPAIRS: dict[str, Repair] = {

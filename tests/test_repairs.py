@@ -1,0 +1,79 @@
+"""checker_revision: the environment's minimal edits, always re-verified by the checker."""
+
+import random
+
+import pytest
+
+from alignkit.signals import constraints as C
+from alignkit.signals.base import get_signal
+from alignkit.signals.repairs import REPAIRS, repair, trim_unfinished
+from alignkit.types import Candidate, Group, Prompt
+
+TEXT = ("Cats are small, curious animals. They sleep for most of the day. Many people keep them as pets. "
+        "A cat purrs when it is happy. Some cats love to climb trees. They groom themselves often.")
+
+
+@pytest.mark.parametrize("cid", sorted(REPAIRS))
+def test_every_repair_makes_its_constraint_pass(cid):
+    """For many random parameter draws, the edited text passes lm-eval's own check."""
+    rng = random.Random(cid)
+    for _ in range(10):
+        _, con = C.describe(cid, rng, prompt="Describe a cat.")
+        fixed = repair(TEXT, [con.as_dict()], "Describe a cat.")
+        if cid == "length_constraints:number_sentences" and con.kwargs["relation"] == "at least":
+            continue  # "at least N" cannot be met by an edit; the signal then keeps nothing
+        if cid == "length_constraints:number_words" and con.kwargs["relation"] == "at least":
+            continue
+        assert C.check(con, fixed, "Describe a cat."), (con, fixed)
+
+
+def test_types_without_a_safe_edit_are_not_repaired():
+    assert repair(TEXT, [{"id": "keywords:letter_frequency", "kwargs": {}}], "x") is None
+
+
+def test_trim_unfinished_keeps_whole_sentences_or_lines():
+    assert trim_unfinished("One. Two! Three is cut") == "One. Two!"
+    assert trim_unfinished("* a\n* b\n* c is cu") == "* a\n* b"
+    assert trim_unfinished("no sentence end at all") is None
+    assert trim_unfinished("Short. " + "x" * 100) is None  # would keep too little
+
+
+def _group(texts, finish=None):
+    task = "Describe a cat."
+    cons = [{"id": "change_case:english_lowercase", "kwargs": {}}, {"id": "punctuation:no_comma", "kwargs": {}}]
+    text = task + " Your entire response should be in English, and in all lowercase letters."
+    p = Prompt([{"role": "user", "content": text}], {"base_task": task, "constraints": cons})
+    return Group(p, [Candidate(t, {"finish_reason": finish or "stop"}) for t in texts])
+
+
+def test_revision_is_added_only_when_it_passes_and_is_annotated():
+    g = _group([TEXT])
+    get_signal("verifiable_instructions")().annotate([g])
+    get_signal("checker_revision")().annotate([g])
+    assert len(g.candidates) == 2
+    orig, rev = g.candidates
+    assert orig.value("verifiable_instructions") == 0.0
+    assert rev.value("verifiable_instructions") == 1.0
+    assert rev.origin["signal"] == "checker_revision" and rev.origin["revised_from"] == 0
+    assert rev.text == rev.text.lower() and "," not in rev.text
+    assert "fixed:" in orig.value("checker_revision")
+
+
+def test_passing_candidates_are_left_alone():
+    g = _group(["cats are small animals. they sleep a lot and purr when happy."])
+    get_signal("checker_revision")().annotate([g])
+    assert len(g.candidates) == 1
+
+
+def test_cut_off_answer_fails_when_complete_answers_are_required_and_is_trimmed():
+    cut = "cats are small animals that sleep most of the day in the sun. they sleep a lot and purr when hap"
+    g = _group([cut], finish="length")
+    get_signal("verifiable_instructions")(require_complete=True).annotate([g])
+    assert g.candidates[0].value("verifiable_instructions") == 0.0
+    assert "unfinished" in g.candidates[0].annotations[0].rationale
+    get_signal("checker_revision")().annotate([g])
+    assert g.candidates[1].text == "cats are small animals that sleep most of the day in the sun."
+    assert g.candidates[1].value("verifiable_instructions") == 1.0
+    lenient = _group([cut], finish="length")
+    get_signal("verifiable_instructions")().annotate([lenient])
+    assert lenient.candidates[0].value("verifiable_instructions") == 1.0

@@ -73,7 +73,8 @@ class TrainConfig(_Strict):
     grad_accum: int = Field(1, ge=1)
     max_length: int = Field(512, ge=16)
     beta: float = Field(0.1, gt=0)
-    loss_type: str = "sigmoid"
+    loss_type: str | list[str] = "sigmoid"  # dpo: TRL loss type(s), e.g. [sigmoid, sft] for RPO
+    loss_weights: list[float] | None = None
     lora: LoraConfig | None = LoraConfig()
     seed: int = 0
 

@@ -84,7 +84,9 @@ def train(method: str, rows: list[dict], cfg: TrainConfig, model_path: str, work
     else:
         from trl import DPOConfig, DPOTrainer
 
-        trainer = DPOTrainer(model=model, args=DPOConfig(**args, beta=cfg.beta, loss_type=[cfg.loss_type]),
+        losses = [cfg.loss_type] if isinstance(cfg.loss_type, str) else cfg.loss_type
+        dpo_args = DPOConfig(**args, beta=cfg.beta, loss_type=losses, loss_weights=cfg.loss_weights)
+        trainer = DPOTrainer(model=model, args=dpo_args,
                              train_dataset=dataset, processing_class=tokenizer,
                              peft_config=_peft_config(cfg))
     result = trainer.train(resume_from_checkpoint=_last_checkpoint(ckpt_dir))

@@ -55,6 +55,12 @@ def test_preference_pairs_best_against_worst_with_tiebreak():
 
 
 def test_kto_labels():
-    g = _annotated(['"ok"', "no, quotes"])
+    g = _annotated(['"ok then"', "no, quotes"])
     rows = build_kto([g], "verifiable_instructions")
     assert [r["label"] for r in rows] == [True, False]
+
+
+def test_degenerate_answers_fail_even_when_constraints_pass():
+    g = _annotated(['"```\n```\n```"', '"fine words here"'])
+    assert [c.value("verifiable_instructions") for c in g.candidates] == [0.0, 1.0]
+    assert "degenerate" in g.candidates[0].annotations[0].rationale

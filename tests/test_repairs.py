@@ -77,3 +77,41 @@ def test_cut_off_answer_fails_when_complete_answers_are_required_and_is_trimmed(
     lenient = _group([cut], finish="length")
     get_signal("verifiable_instructions")().annotate([lenient])
     assert lenient.candidates[0].value("verifiable_instructions") == 1.0
+
+
+def test_relabel_answers_the_same_task_under_other_constraints_of_its_split():
+    from alignkit.data.instructions import split_pairs, synthesize
+
+    prompt = synthesize("train", 1, seed=3)[0]
+    g = Group(prompt, [Candidate(TEXT, {"finish_reason": "stop", "model": "m"})])
+    out = get_signal("checker_revision")(relabel=3).annotate([g])
+    assert out[0] is g
+    new = out[1:]
+    assert 1 <= len(new) <= 3
+    train_types = {t for pair in split_pairs()["train"] for t in pair} | set(C.SYNTH_TYPES)
+    for h in new:
+        assert h.prompt.meta["base_task"] == prompt.meta["base_task"]
+        assert h.prompt.meta["relabeled_from"] == prompt.id and h.prompt.text != prompt.text
+        ids = [c["id"] for c in h.prompt.meta["constraints"]]
+        assert set(ids) <= train_types and all(i in REPAIRS for i in ids)
+        if len(ids) == 2:
+            assert tuple(ids) in split_pairs()["train"]  # never a held-out combination
+        (cand,) = h.candidates
+        assert cand.origin == {"signal": "checker_revision", "relabeled_from": prompt.id, "model": "m"}
+        assert cand.value("verifiable_instructions") == 1.0
+    again = get_signal("checker_revision")(relabel=3).annotate([Group(prompt, [Candidate(TEXT)])])
+    assert [h.prompt.text for h in again[1:]] == [h.prompt.text for h in new]  # deterministic
+
+
+def test_relabel_skips_degenerate_answers():
+    from alignkit.data.instructions import synthesize
+
+    g = Group(synthesize("train", 1)[0], [Candidate("```\n```\n```\n```")])
+    assert get_signal("checker_revision")(relabel=2).annotate([g]) == [g]
+
+
+def test_synthesizer_never_asks_for_a_paragraph_past_the_last():
+    rng = random.Random(0)
+    for _ in range(200):
+        _, con = C.describe("length_constraints:nth_paragraph_first_word", rng)
+        assert con.kwargs["nth_paragraph"] <= con.kwargs["num_paragraphs"]

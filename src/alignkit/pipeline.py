@@ -33,6 +33,14 @@ class Runner:
         self.recipe_name = recipe_name or recipe.name
         self.log = log
         self._backends: dict[str, Any] = {}
+        self.seconds: dict[str, float] = {}  # wall time per stage in this invocation
+
+    def _timed(self, name: str, fn, *args):
+        t = time.time()
+        try:
+            return fn(*args)
+        finally:
+            self.seconds[name] = round(self.seconds.get(name, 0.0) + time.time() - t, 1)
 
     # -- models ---------------------------------------------------------------------------
     def backend(self, spec: str, batch_size: int = 32):
@@ -184,18 +192,18 @@ class Runner:
         t0 = time.time()
         r = self.recipe
         prompts = self.prompts()  # first, so bad prompt files fail before any model work
-        before = self.evaluate(r.model, "before", _key(r.model))
-        generated = self.generate(prompts)
-        annotated = self.annotate(generated)
-        built = self.build(annotated)
+        before = self._timed("eval_before", self.evaluate, r.model, "before", _key(r.model))
+        generated = self._timed("generate", self.generate, prompts)
+        annotated = self._timed("annotate", self.annotate, generated)
+        built = self._timed("build", self.build, annotated)
         benchmarks: dict[str, dict] = {}
         if r.train.method == "none":
             after = before
             model_name = r.model
         else:
-            trained, model_dir = self.train(built)
+            trained, model_dir = self._timed("train", self.train, built)
             self._release(r.model)
-            after = self.evaluate(model_dir, "after", trained.key)
+            after = self._timed("eval_after", self.evaluate, model_dir, "after", trained.key)
             model_name = model_dir
         for name in r.evaluate.benchmarks:
             b, a = before[name], after[name]
@@ -206,7 +214,7 @@ class Runner:
                   "benchmarks": benchmarks}
         atomic_write_json(self.out / "report.json", report)
         details = {"base_model": r.model, "signal": annotated.read_json("stats.json"),
-                   "dataset_rows": built.manifest().get("rows")}
+                   "dataset_rows": built.manifest().get("rows"), "stage_seconds": self.seconds}
         if r.train.method != "none":
             details["train"] = self.store.stage("train", trained.key).read_json("train.json")
         atomic_write_json(self.out / "details.json", details)

@@ -98,6 +98,27 @@ def split_pairs(seed: int = 1234) -> dict[str, list[tuple[str, str]]]:
     return {"train": pairs[:half], "heldout": pairs[half:]}
 
 
+def draw_constraints(split: str, rng: random.Random, pair_fraction: float = 0.5,
+                     allowed: set[str] | None = None) -> list[str]:
+    """One constraint type or, with probability `pair_fraction`, a compatible pair of the split;
+    `allowed` narrows the types (e.g. to those the checker can repair)."""
+    pairs = [p for p in split_pairs()[split] if allowed is None or set(p) <= allowed]
+    singles = [t for t in C.SYNTH_TYPES if allowed is None or t in allowed]
+    return list(rng.choice(pairs)) if rng.random() < pair_fraction else [rng.choice(singles)]
+
+
+def compose(task: str, ids: list[str], rng: random.Random, split: str, **meta) -> Prompt:
+    """The prompt for `task` with constraints `ids`, their parameters drawn from `rng`."""
+    parts, cons = [task], []
+    for cid in ids:
+        text, con = C.describe(cid, rng, prompt=task)
+        parts.append(text)
+        cons.append(con.as_dict())
+    meta = {"task": "verifiable_instructions", "split": split, "base_task": task,
+            "constraints": cons, "source": "alignkit.ifeval_synth", **meta}
+    return Prompt(messages=[{"role": "user", "content": " ".join(parts)}], meta=meta)
+
+
 def synthesize(split: str, n: int, seed: int = 0, pair_fraction: float = 0.5) -> list[Prompt]:
     """`n` prompts of the split: each a base task with one constraint or, with
     probability `pair_fraction`, a pair of compatible constraints."""
@@ -105,22 +126,13 @@ def synthesize(split: str, n: int, seed: int = 0, pair_fraction: float = 0.5) ->
         raise ValueError(f"unknown split {split!r}; choose one of {sorted(SPLITS)}")
     rng = random.Random(f"{split}:{seed}")
     tasks = SPLITS[split]
-    pairs = split_pairs()[split]
     prompts: list[Prompt] = []
     seen: set[str] = set()
     while len(prompts) < n:
         task = rng.choice(tasks)
-        ids = list(rng.choice(pairs)) if rng.random() < pair_fraction else [rng.choice(C.SYNTH_TYPES)]
-        parts, cons = [task], []
-        for cid in ids:
-            text, con = C.describe(cid, rng, prompt=task)
-            parts.append(text)
-            cons.append(con.as_dict())
-        text = " ".join(parts)
-        if text in seen:
+        prompt = compose(task, draw_constraints(split, rng, pair_fraction), rng, split)
+        if prompt.text in seen:
             continue
-        seen.add(text)
-        meta = {"task": "verifiable_instructions", "split": split, "base_task": task,
-                "constraints": cons, "source": "alignkit.ifeval_synth"}
-        prompts.append(Prompt(messages=[{"role": "user", "content": text}], meta=meta))
+        seen.add(prompt.text)
+        prompts.append(prompt)
     return prompts

@@ -118,16 +118,27 @@ def _instance(constraint_id: str, kwargs: dict, prompt: str):
 def describe(constraint_id: str, rng: random.Random, prompt: str = "") -> tuple[str, Constraint]:
     """Write the instruction text with parameters drawn from `rng` (deterministic)."""
     cls = registry().INSTRUCTION_DICT[constraint_id]
-    inst = cls(constraint_id)
     state = random.getstate()
     random.seed(rng.getrandbits(64))  # lm-eval draws from the global generator
     try:
-        keys = inst.get_instruction_args_keys()
-        text = inst.build_description(prompt=prompt) if "prompt" in keys else inst.build_description()
-        kwargs = {k: v for k, v in (inst.get_instruction_args() or {}).items() if k != "prompt"}
+        while True:
+            inst = cls(constraint_id)
+            keys = inst.get_instruction_args_keys()
+            text = inst.build_description(prompt=prompt) if "prompt" in keys else inst.build_description()
+            kwargs = {k: v for k, v in (inst.get_instruction_args() or {}).items() if k != "prompt"}
+            if satisfiable(constraint_id, kwargs):
+                break
     finally:
         random.setstate(state)
     return text, Constraint(constraint_id, kwargs)
+
+
+def satisfiable(constraint_id: str, kwargs: dict) -> bool:
+    """lm-eval can draw instructions no answer can follow ("start paragraph 3 of 2");
+    the synthesizer redraws those."""
+    if constraint_id == "length_constraints:nth_paragraph_first_word":
+        return kwargs["nth_paragraph"] <= kwargs["num_paragraphs"]
+    return True
 
 
 def check(constraint: Constraint, response: str, prompt: str = "", *, loose: bool = False) -> bool:

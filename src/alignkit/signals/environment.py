@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
 from alignkit.signals import constraints as C
 from alignkit.signals.base import Signal, register
 from alignkit.types import Annotation, Group
+
+
+def degenerate(text: str) -> bool:
+    """An answer that says nothing: under two words, or mostly repeated lines."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return len(re.findall(r"[A-Za-z]{2,}", text)) < 2 or len(set(lines)) < 0.5 * len(lines)
 
 
 @register
@@ -15,7 +23,8 @@ class VerifiableInstructions(Signal):
     description = (
         "Checks each candidate against the prompt's IFEval-style constraints (lm-eval's checkers): "
         "score 1.0 when all are followed, else 0.0; a second annotation gives the fraction followed. "
-        "With require_complete, an answer cut off at the token limit fails."
+        "With require_complete, an answer cut off at the token limit fails; a degenerate answer "
+        "(under two words, or mostly repeated lines) always fails."
     )
 
     def annotate(self, groups: list[Group]) -> list[Group]:
@@ -33,6 +42,8 @@ class VerifiableInstructions(Signal):
                 failed = [c.id for c, ok in zip(cons, results) if not ok]
                 if require_complete and cand.origin.get("finish_reason") == "length":
                     failed.append("unfinished (cut off at the token limit)")
+                if degenerate(cand.text):
+                    failed.append("degenerate (too few words, or the same lines repeated)")
                 rationale = "all constraints followed" if not failed else "failed: " + ", ".join(failed)
                 cand.annotations.append(Annotation(self.name, "score", float(not failed), rationale, provenance))
                 cand.annotations.append(Annotation(
@@ -50,15 +61,19 @@ class CheckerRevision(Signal):
     description = (
         "Revision guided by the checker: for a candidate that failed, the environment applies the minimal "
         "edit for each failed constraint (lowercase it, append the end phrase, wrap in quotes...), re-checks, "
-        "and adds the revision as a new candidate only if every constraint now passes."
+        "and adds the revision as a new candidate only if every constraint now passes. With relabel=k, "
+        "each answer is also edited to fit k other constraint sets for the same task (hindsight "
+        "relabelling), each kept only if the checker passes it."
     )
 
     def annotate(self, groups: list[Group]) -> list[Group]:
-        from alignkit.signals.repairs import repair, trim_unfinished
+        from alignkit.signals.repairs import trim_unfinished
         from alignkit.types import Candidate
 
         checker = VerifiableInstructions()
         limit = int(self.params.get("max_per_group", 1))
+        relabel = int(self.params.get("relabel", 0))
+        max_sentences = self.params.get("max_sentences")
         for group in groups:
             specs = group.prompt.meta.get("constraints")
             if not specs:
@@ -70,7 +85,7 @@ class CheckerRevision(Signal):
             for k, cand in enumerate(list(group.candidates)):
                 if added >= limit:
                     break
-                if not cand.text.strip() or cand.origin.get("signal") == self.name:
+                if degenerate(cand.text) or cand.origin.get("signal") == self.name:
                     continue
                 text = cand.text
                 if cand.origin.get("finish_reason") == "length":
@@ -79,11 +94,11 @@ class CheckerRevision(Signal):
                         continue
                 elif all(C.check(c, text, base) for c in cons):
                     continue
-                failed = [s for s, c in zip(specs, cons) if not C.check(c, text, base)]
-                text = repair(text, failed, base)
-                if text is None or text in existing or not C.score(cons, text, base)[0]:
+                failed = [s["id"] for s, c in zip(specs, cons) if not C.check(c, text, base)]
+                text = _revise(text, specs, cons, base, max_sentences)
+                if text is None or text in existing:
                     continue
-                critique = "fixed: " + ", ".join([s["id"] for s in failed] or ["unfinished answer"])
+                critique = "fixed: " + ", ".join(failed or ["unfinished answer"])
                 cand.annotations.append(Annotation(self.name, "critique", critique, critique, {"signal": self.name}))
                 new = Candidate(text, {"signal": self.name, "revised_from": k, **{
                     key: v for key, v in cand.origin.items() if key == "model"}})
@@ -91,4 +106,57 @@ class CheckerRevision(Signal):
                 existing.add(text)
                 added += 1
             checker.annotate([Group(group.prompt, [c for c in group.candidates if not c.annotations])])
-        return groups
+        if not relabel:
+            return groups
+        out = []
+        for group in groups:
+            out.append(group)
+            out.extend(checker.annotate(self._relabel(group, relabel, max_sentences)))
+        return out
+
+    def _relabel(self, group: Group, k: int, max_sentences: int | None) -> list[Group]:
+        """New groups: the same task under k other constraint sets of its split, each answered by
+        the group's first model-written answer edited to comply."""
+        import random
+
+        from alignkit.data.instructions import SPLITS, compose, draw_constraints
+        from alignkit.signals.repairs import REPAIRS, trim_unfinished
+        from alignkit.types import Candidate
+
+        split, task = group.prompt.meta.get("split"), group.prompt.meta.get("base_task")
+        source = next((c for c in group.candidates if "signal" not in c.origin and not degenerate(c.text)), None)
+        if split not in SPLITS or not task or source is None:
+            return []
+        text = source.text
+        if source.origin.get("finish_reason") == "length":
+            text = trim_unfinished(text)
+            if text is None:
+                return []
+        out, seen = [], {group.prompt.text}
+        for j in range(k):
+            rng = random.Random(f"relabel:{group.prompt.id}:{j}")
+            prompt = compose(task, draw_constraints(split, rng, allowed=set(REPAIRS)), rng, split,
+                             relabeled_from=group.prompt.id)
+            cons = [C.Constraint(c["id"], c["kwargs"]) for c in prompt.meta["constraints"]]
+            fixed = _revise(text, prompt.meta["constraints"], cons, task, max_sentences)
+            if prompt.text in seen or fixed is None:
+                continue
+            seen.add(prompt.text)
+            origin = {"signal": self.name, "relabeled_from": group.prompt.id,
+                      **{key: v for key, v in source.origin.items() if key == "model"}}
+            out.append(Group(prompt, [Candidate(fixed, origin)]))
+        return out
+
+
+def _revise(text: str, specs: list[dict], cons: list[C.Constraint], task: str, max_sentences: int | None) -> str | None:
+    """Repair `text` for the constraints it fails and return it if the checker now passes it; with
+    max_sentences, first try its opening sentences only (a concise answer finishes within budget)."""
+    from alignkit.signals.repairs import repair, shorten
+
+    drafts = [shorten(text, int(max_sentences), specs), text] if max_sentences else [text]
+    for draft in dict.fromkeys(drafts):
+        failed = [s for s, c in zip(specs, cons) if not C.check(c, draft, task)]
+        fixed = repair(draft, failed, task)
+        if fixed is not None and C.score(cons, fixed, task)[0]:
+            return fixed
+    return None

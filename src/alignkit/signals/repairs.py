@@ -3,8 +3,8 @@
 Used by the `checker_revision` signal: the environment says which constraint failed
 and proposes the smallest edit that fixes it; the checker then re-verifies the
 edited text, so a repair that does not pass is never used. Constraint types with no
-safe edit (letter or keyword frequencies, "at least N words", paragraph first words)
-have no entry and stay unrepaired.
+safe edit (letter frequencies, "at least N words" or sentences) have no entry, or
+return the text unchanged, and stay unrepaired.
 """
 
 from __future__ import annotations
@@ -137,6 +137,51 @@ def _placeholders(text: str, kw: dict, task: str) -> str:
     return text.rstrip() + (" Fill in: " + " ".join(names[: max(need, 0)]) if need > 0 else "")
 
 
+def _first_word(text: str, kw: dict, task: str) -> str:
+    parts = _chunks(text, kw["num_paragraphs"])
+    if parts is None:
+        return text
+    i = kw["nth_paragraph"] - 1
+    if i < len(parts):  # the checker reads letters up to the first punctuation mark
+        parts[i] = f"{kw['first_word'].capitalize()}, {parts[i][:1].lower()}{parts[i][1:]}"
+    return "\n\n".join(parts)
+
+
+def _keyword_frequency(text: str, kw: dict, task: str) -> str:
+    word, n = kw["keyword"], kw["frequency"]
+    count = len(re.findall(word, text, flags=re.IGNORECASE))
+    if kw.get("relation") == "at least":
+        return text.rstrip() + "".join(f" That is what {word} means here." for _ in range(max(n - count, 0)))
+    keep = [s for s in _sentences(text) if not re.search(word, s, flags=re.IGNORECASE)]  # "less than"
+    return text if count < n else " ".join(keep)
+
+
+def _capital_words(text: str, kw: dict, task: str) -> str:
+    n = kw["capital_frequency"]
+    if kw.get("capital_relation") == "at least":
+        seen = [0]
+
+        def up(m: re.Match) -> str:
+            seen[0] += 1
+            return m.group(0).upper() if seen[0] <= n + 1 else m.group(0)
+
+        return re.sub(r"[A-Za-z]{2,}", up, text)
+    text = re.sub(r"\b[A-Z]{2,}\b", lambda m: m.group(0).capitalize(), text)  # "less than"
+    return re.sub(r"\bA\b", "a", text)
+
+
+_NEEDS = ("num_bullets", "num_paragraphs", "num_sections", "num_highlights")
+
+
+def shorten(text: str, k: int, constraints: list[dict] = ()) -> str:
+    """The first k sentences or lines of `text` (more when a constraint needs more parts to
+    split into), keeping its line structure."""
+    k = max([k] + [c.get("kwargs", {}).get(key) or 0 for c in constraints for key in _NEEDS])
+    ends = sorted({m.end() for m in re.finditer(r"[.!?][\"')\]*]*(?=\s|$)", text)}
+                  | {m.start() for m in re.finditer(r"(?<=\S)\n", text)})
+    return text if len(ends) <= k else text[: ends[k - 1]].rstrip()
+
+
 def trim_unfinished(text: str, min_keep: float = 0.3) -> str | None:
     """Cut an answer that stopped mid-sentence back to its last complete sentence or line;
     None when that would keep less than `min_keep` of it."""
@@ -165,14 +210,19 @@ REPAIRS: dict[str, Repair] = {
     "length_constraints:number_words": _max_words,
     "length_constraints:number_sentences": _max_sentences,
     "detectable_content:number_placeholders": _placeholders,
+    "length_constraints:nth_paragraph_first_word": _first_word,
+    "keywords:frequency": _keyword_frequency,
+    "change_case:capital_word_frequency": _capital_words,
 }
 
 # Structural edits first, wrappers (case, quotes, JSON, end phrase) last so they see the final text.
 _ORDER = [
     "length_constraints:number_words", "length_constraints:number_sentences", "keywords:forbidden_words",
-    "keywords:existence", "detectable_content:number_placeholders", "detectable_format:number_bullet_lists",
+    "keywords:frequency", "keywords:existence", "detectable_content:number_placeholders",
+    "detectable_format:number_bullet_lists",
     "detectable_format:number_highlighted_sections", "detectable_format:multiple_sections",
-    "length_constraints:number_paragraphs", "detectable_format:title", "detectable_content:postscript",
+    "length_constraints:number_paragraphs", "length_constraints:nth_paragraph_first_word",
+    "change_case:capital_word_frequency", "detectable_format:title", "detectable_content:postscript",
     "punctuation:no_comma", "change_case:english_lowercase", "change_case:english_capital",
     "startend:end_checker", "startend:quotation", "detectable_format:json_format",
 ]

@@ -1,4 +1,4 @@
-"""Prompt sources: the built-in synthesiser, JSONL and Parquet files.
+"""Prompt sources: the built-in synthesisers (instructions, arithmetic), JSONL and Parquet files.
 
 A prompt file row needs `messages` (a list of {role, content}) or `prompt` (a string);
 `meta` (an object) is optional and may carry `constraints` for the checker.
@@ -90,6 +90,10 @@ def load_prompts(cfg) -> list[Prompt]:
         from alignkit.data.instructions import synthesize
 
         return synthesize(cfg.split, cfg.n, seed=cfg.seed, pair_fraction=cfg.pair_fraction)
+    if cfg.source == "arithmetic":
+        from alignkit.data import arithmetic
+
+        return arithmetic.synthesize(cfg.split, cfg.n, seed=cfg.seed)
     if not cfg.path:
         raise AlignkitError(f"prompts.source is {cfg.source!r} but prompts.path is not set",
                             where="prompts.path", fix="add `path: FILE` under `prompts:`")

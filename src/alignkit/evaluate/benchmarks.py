@@ -30,6 +30,18 @@ def _ifeval_score(prompt: Prompt, response: str) -> float:
     return float(C.score(cons, response, prompt.meta.get("base_task", prompt.text))[0])
 
 
+def _arithmetic_prompts(n: int, seed: int) -> list[Prompt]:
+    from alignkit.data.arithmetic import synthesize
+
+    return synthesize("heldout", n, seed=seed)
+
+
+def _arithmetic_score(prompt: Prompt, response: str) -> float:
+    from alignkit.data.arithmetic import extract_answer
+
+    return float(extract_answer(response) == str(prompt.meta["answer"]))
+
+
 BENCHMARKS: dict[str, Benchmark] = {
     "ifeval_heldout": Benchmark(
         "ifeval_heldout",
@@ -37,6 +49,13 @@ BENCHMARKS: dict[str, Benchmark] = {
         "strict IFEval check of every constraint.",
         _ifeval_prompts,
         _ifeval_score,
+    ),
+    "arithmetic_heldout": Benchmark(
+        "arithmetic_heldout",
+        "2-digit addition and subtraction word problems in templates and operand triples never used for "
+        "training; correct when the last number in the answer equals the ground truth.",
+        _arithmetic_prompts,
+        _arithmetic_score,
     ),
 }
 

@@ -35,7 +35,7 @@ def register(cls: type[Signal]) -> type[Signal]:
 
 
 def _load_builtin() -> None:
-    from alignkit.signals import environment  # noqa: F401  (registers on import)
+    from alignkit.signals import environment, inductive_bias  # noqa: F401  (registers on import)
 
 
 def get_signal(name: str) -> type[Signal]:

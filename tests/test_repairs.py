@@ -96,9 +96,10 @@ def test_relabel_answers_the_same_task_under_other_constraints_of_its_split():
         assert set(ids) <= train_types and all(i in REPAIRS for i in ids)
         if len(ids) == 2:
             assert tuple(ids) in split_pairs()["train"]  # never a held-out combination
-        (cand,) = h.candidates
+        cand, unedited = h.candidates
         assert cand.origin == {"signal": "checker_revision", "relabeled_from": prompt.id, "model": "m"}
         assert cand.value("verifiable_instructions") == 1.0
+        assert unedited.text == TEXT and unedited.value("verifiable_instructions") is not None
     again = get_signal("checker_revision")(relabel=3).annotate([Group(prompt, [Candidate(TEXT)])])
     assert [h.prompt.text for h in again[1:]] == [h.prompt.text for h in new]  # deterministic
 

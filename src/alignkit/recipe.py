@@ -53,7 +53,7 @@ class SignalConfig(_Strict):
 class BuildConfig(_Strict):
     kind: Literal["sft", "preference", "kto"] = "sft"
     signal: str = "verifiable_instructions"
-    tiebreak: str | None = "verifiable_instructions.partial"
+    tiebreak: str | None = None  # a second annotation ordering equal scores, e.g. verifiable_instructions.partial
     min_score: float = 1.0
     max_per_prompt: int = Field(1, ge=1)
 

@@ -63,7 +63,7 @@ class CheckerRevision(Signal):
         "edit for each failed constraint (lowercase it, append the end phrase, wrap in quotes...), re-checks, "
         "and adds the revision as a new candidate only if every constraint now passes. With relabel=k, "
         "each answer is also edited to fit k other constraint sets for the same task (hindsight "
-        "relabelling), each kept only if the checker passes it."
+        "relabelling), each kept only if the checker passes it, next to the unedited answer."
     )
 
     def annotate(self, groups: list[Group]) -> list[Group]:
@@ -115,8 +115,8 @@ class CheckerRevision(Signal):
         return out
 
     def _relabel(self, group: Group, k: int, max_sentences: int | None) -> list[Group]:
-        """New groups: the same task under k other constraint sets of its split, each answered by
-        the group's first model-written answer edited to comply."""
+        """New groups: the same task under k other constraint sets of its split, each holding the
+        group's first model-written answer edited to comply, and the same answer unedited."""
         import random
 
         from alignkit.data.instructions import SPLITS, compose, draw_constraints
@@ -144,7 +144,8 @@ class CheckerRevision(Signal):
             seen.add(prompt.text)
             origin = {"signal": self.name, "relabeled_from": group.prompt.id,
                       **{key: v for key, v in source.origin.items() if key == "model"}}
-            out.append(Group(prompt, [Candidate(fixed, origin)]))
+            unedited = Candidate(text, dict(source.origin, relabeled_from=group.prompt.id))
+            out.append(Group(prompt, [Candidate(fixed, origin), unedited]))  # a pair differing only in form
         return out
 
 

@@ -34,6 +34,19 @@ class Runner:
         self.log = log
         self._backends: dict[str, Any] = {}
         self.seconds: dict[str, float] = {}  # wall time per stage in this invocation
+        self.iteration = 1
+        self.policy = recipe.model  # the model being aligned: the last trained one after iteration 1
+        self.policy_key = recipe.model  # what stage keys depend on: the spec, then the train stage's key
+
+    def _name(self, stage: str) -> str:
+        return stage if self.iteration == 1 else f"{stage}_it{self.iteration}"
+
+    def _model_dir(self) -> Path:
+        return self.out / ("model" if self.recipe.iterations == 1 else f"model_it{self.iteration}")
+
+    def resolve(self, spec: str):
+        """Backend for a model spec; "policy" is the model being aligned in this iteration."""
+        return self.backend(self.policy if spec == "policy" else spec, self.recipe.generate.batch_size)
 
     def _timed(self, name: str, fn, *args):
         t = time.time()
@@ -53,9 +66,6 @@ class Runner:
         b.batch_size = batch_size
         return b
 
-    def _release(self, spec: str) -> None:
-        self._backends.pop(spec, None)
-
     # -- stages ---------------------------------------------------------------------------
     def prompts(self) -> Stage:
         from alignkit.data.prompts import load_prompts
@@ -71,16 +81,17 @@ class Runner:
         from alignkit.models.base import Sampling
 
         cfg = self.recipe.generate
-        stage = self.store.stage("generate", _key("generate", prompts.key, self.recipe.model, cfg, self.recipe.seed))
+        seed = self.recipe.seed + self.iteration - 1
+        stage = self.store.stage(self._name("generate"), _key("generate", prompts.key, self.policy_key, cfg, seed))
         if stage.done():
             return stage
         groups = prompts.read_groups()
         shards = [groups[i : i + cfg.shard_size] for i in range(0, len(groups), cfg.shard_size)]
         todo = [i for i in range(len(shards)) if not stage.has_shard(i)]
         sampling = Sampling(n=cfg.n, temperature=cfg.temperature, top_p=cfg.top_p,
-                            max_new_tokens=cfg.max_new_tokens, seed=self.recipe.seed)
-        if todo:
-            backend = self.backend(self.recipe.model, cfg.batch_size)
+                            max_new_tokens=cfg.max_new_tokens, seed=seed)
+        if todo and cfg.n > 0:
+            backend = self.backend(self.policy, cfg.batch_size)
             total = sum(len(shards[i]) for i in todo) * cfg.n
             with tqdm(total=total, desc="generate", unit="sample") as bar:
                 for i in todo:
@@ -88,27 +99,31 @@ class Runner:
                     system = [{"role": "system", "content": cfg.system_prompt}] if cfg.system_prompt else []
                     convs = [system + g.prompt.messages for g in shard]
                     outs = backend.generate(convs, sampling, progress=bar.update, details=True)
-                    origin = {"model": self.recipe.model, **sampling.as_origin(),
+                    origin = {"model": self.policy, **sampling.as_origin(),
                               "system_prompt": cfg.system_prompt}
                     for g, texts in zip(shard, outs):
                         g.candidates = [Candidate(t, dict(origin, sample=k, finish_reason=f))
                                         for k, (t, f) in enumerate(texts)]
                     stage.write_shard(i, shard)
+        for i in todo if cfg.n == 0 else []:
+            stage.write_shard(i, shards[i])
         stage.finish(rows=len(groups), shards=len(shards))
         return stage
 
     def annotate(self, generated: Stage) -> Stage:
         from alignkit.signals.base import get_signal
 
-        stage = self.store.stage("annotate", _key("annotate", generated.key, self.recipe.signals))
+        stage = self.store.stage(self._name("annotate"),
+                                 _key("annotate", generated.key, self.policy_key, self.recipe.signals))
         if stage.done():
             return stage
         groups = generated.read_groups()
         for scfg in self.recipe.signals:
-            signal = get_signal(scfg.name)(**scfg.params)
+            signal = get_signal(scfg.name)(**scfg.params).bind(self.resolve)
+            step = 64 if signal.uses_model else 16  # model signals batch across more groups
             annotated = []
-            for i in tqdm(range(0, len(groups), 16), desc=f"annotate:{scfg.name}", unit="batch"):
-                annotated.extend(signal.annotate(groups[i : i + 16]))
+            for i in tqdm(range(0, len(groups), step), desc=f"annotate:{scfg.name}", unit="batch"):
+                annotated.extend(signal.annotate(groups[i : i + step]))
             groups = annotated
         stage.write_groups(groups)
         stats = _signal_stats(groups, self.recipe.build.signal)
@@ -120,7 +135,7 @@ class Runner:
         from alignkit.build import build
 
         cfg = self.recipe.build
-        stage = self.store.stage("build", _key("build", annotated.key, cfg))
+        stage = self.store.stage(self._name("build"), _key("build", annotated.key, cfg))
         if stage.done():
             return stage
         rows = build(cfg.kind, annotated.read_groups(), cfg.signal, min_score=cfg.min_score,
@@ -141,8 +156,8 @@ class Runner:
         from alignkit.train import train
 
         cfg = self.recipe.train
-        stage = self.store.stage("train", _key("train", built.key, self.recipe.model, cfg))
-        model_dir = self.out / "model"
+        stage = self.store.stage(self._name("train"), _key("train", built.key, self.policy_key, cfg))
+        model_dir = self._model_dir()
         if stage.done() and (model_dir / "config.json").is_file():
             return stage, str(model_dir)
         rows = built.read_json("rows.json")
@@ -161,7 +176,8 @@ class Runner:
                                 "or lower build.min_score")
         self.log(f"training ({method}, {len(rows)} rows)")
         self._backends.clear()  # free the generation model before training
-        info = train(method, rows, cfg, resolve_model_path(self.recipe.model), stage.path, model_dir)
+        base = resolve_model_path(self.policy) if self.iteration == 1 else self.policy
+        info = train(method, rows, cfg, base, stage.path, model_dir)
         stage.write_json("train.json", info)
         stage.finish(**info)
         return stage, str(model_dir)
@@ -193,32 +209,47 @@ class Runner:
         r = self.recipe
         prompts = self.prompts()  # first, so bad prompt files fail before any model work
         before = self._timed("eval_before", self.evaluate, r.model, "before", _key(r.model))
-        generated = self._timed("generate", self.generate, prompts)
-        annotated = self._timed("annotate", self.annotate, generated)
-        built = self._timed("build", self.build, annotated)
-        benchmarks: dict[str, dict] = {}
-        if r.train.method == "none":
-            after = before
-            model_name = r.model
-        else:
-            trained, model_dir = self._timed("train", self.train, built)
-            self._release(r.model)
-            after = self._timed("eval_after", self.evaluate, model_dir, "after", trained.key)
-            model_name = model_dir
-        for name in r.evaluate.benchmarks:
-            b, a = before[name], after[name]
-            mb, ma = sum(b) / len(b), sum(a) / len(a)
-            benchmarks[name] = {"before": mb, "after": ma, "delta": ma - mb,
-                                "ci95": paired_bootstrap_ci(b, a, seed=r.seed), "n": len(b)}
+        after, model_name, iterations = before, r.model, []
+        for self.iteration in range(1, r.iterations + 1):
+            generated = self._timed("generate", self.generate, prompts)
+            annotated = self._timed("annotate", self.annotate, generated)
+            built = self._timed("build", self.build, annotated)
+            info = {"iteration": self.iteration, "signal": annotated.read_json("stats.json"),
+                    "dataset_rows": built.manifest().get("rows")}
+            if r.train.method != "none":
+                trained, model_dir = self._timed("train", self.train, built)
+                self._backends.clear()
+                label = "after" if r.iterations == 1 else f"it{self.iteration}"
+                previous, after = after, self._timed("eval_after", self.evaluate, model_dir, label, trained.key)
+                self.policy, self.policy_key, model_name = model_dir, trained.key, model_dir
+                info["model"] = model_dir
+                info["train"] = self.store.stage(self._name("train"), trained.key).read_json("train.json")
+                info["benchmarks"] = {name: _compare(previous[name], after[name], r.seed, paired_bootstrap_ci)
+                                      for name in r.evaluate.benchmarks}
+            iterations.append(info)
+        benchmarks = {name: _compare(before[name], after[name], r.seed, paired_bootstrap_ci)
+                      for name in r.evaluate.benchmarks}
         report = {"model": model_name, "recipe": self.recipe_name, "wall_seconds": time.time() - t0,
                   "benchmarks": benchmarks}
+        if r.iterations > 1:
+            report["iterations"] = [{"iteration": it["iteration"], "model": it.get("model"),
+                                     "benchmarks": it.get("benchmarks", {})} for it in iterations]
         atomic_write_json(self.out / "report.json", report)
-        details = {"base_model": r.model, "signal": annotated.read_json("stats.json"),
-                   "dataset_rows": built.manifest().get("rows"), "stage_seconds": self.seconds}
-        if r.train.method != "none":
-            details["train"] = self.store.stage("train", trained.key).read_json("train.json")
+        last = iterations[-1]
+        details = {"base_model": r.model, "signal": last["signal"], "dataset_rows": last["dataset_rows"],
+                   "stage_seconds": self.seconds}
+        if "train" in last:
+            details["train"] = last["train"]
+        if r.iterations > 1:
+            details["iterations"] = iterations
         atomic_write_json(self.out / "details.json", details)
         return report
+
+
+def _compare(b: list[float], a: list[float], seed: int, ci) -> dict[str, Any]:
+    """Paired before/after summary of one benchmark's per-item scores."""
+    mb, ma = sum(b) / len(b), sum(a) / len(a)
+    return {"before": mb, "after": ma, "delta": ma - mb, "ci95": ci(b, a, seed=seed), "n": len(b)}
 
 
 def _signal_stats(groups: list[Group], signal: str) -> dict[str, Any]:

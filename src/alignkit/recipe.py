@@ -23,10 +23,11 @@ class PromptsConfig(_Strict):
     n: int = Field(64, ge=1)
     seed: int = 0
     pair_fraction: float = Field(0.5, ge=0, le=1)
+    references: bool = False  # arithmetic: attach a worked reference answer (supervised data, e.g. for SPIN)
 
 
 class GenerateConfig(_Strict):
-    n: int = Field(4, ge=1)
+    n: int = Field(4, ge=0)  # 0: no policy samples; the signals write the candidates
     temperature: float = Field(0.8, ge=0)
     top_p: float = Field(1.0, gt=0, le=1)
     max_new_tokens: int = Field(128, ge=1)
@@ -102,6 +103,7 @@ class Recipe(_Strict):
     description: str = ""
     model: str = "embedded"
     seed: int = 0
+    iterations: int = Field(1, ge=1)  # k > 1: each iteration generates, annotates and trains from the last model
     executor: Literal["local"] = "local"
     prompts: PromptsConfig = PromptsConfig()
     generate: GenerateConfig = GenerateConfig()

@@ -69,8 +69,10 @@ def _problem(rng: random.Random, split: str) -> tuple[str, int, int, int]:
             return op, a, b, a + b if op == "+" else a - b
 
 
-def synthesize(split: str, n: int, seed: int = 0) -> list[Prompt]:
-    """`n` distinct problems of `split` ("train" or "heldout"); the same arguments give the same list."""
+def synthesize(split: str, n: int, seed: int = 0, references: bool = False) -> list[Prompt]:
+    """`n` distinct problems of `split` ("train" or "heldout"); the same arguments give the same list.
+    With `references`, meta["reference"] holds a worked answer: supervised data for methods that
+    need it (SPIN); other signals must not read it."""
     if split not in TEMPLATES:
         raise AlignkitError(f"unknown arithmetic split {split!r}", where="prompts.split",
                             fix=f"use one of: {', '.join(SPLITS)}")
@@ -79,8 +81,10 @@ def synthesize(split: str, n: int, seed: int = 0) -> list[Prompt]:
     while len(prompts) < n:
         op, a, b, answer = _problem(rng, split)
         text = rng.choice(TEMPLATES[split][op]).format(n=rng.choice(NAMES), x=rng.choice(ITEMS), a=a, b=b)
-        p = Prompt(messages=[{"role": "user", "content": f"{text} {INSTRUCTION}"}],
-                   meta={"task": "arithmetic", "split": split, "op": op, "answer": answer, "source": SOURCE})
+        meta = {"task": "arithmetic", "split": split, "op": op, "answer": answer, "source": SOURCE}
+        if references:
+            meta["reference"] = f"{a} {op} {b} = {answer}. The answer is {answer}."
+        p = Prompt(messages=[{"role": "user", "content": f"{text} {INSTRUCTION}"}], meta=meta)
         prompts.setdefault(p.id, p)
     return list(prompts.values())
 

@@ -93,7 +93,7 @@ def load_prompts(cfg) -> list[Prompt]:
     if cfg.source == "arithmetic":
         from alignkit.data import arithmetic
 
-        return arithmetic.synthesize(cfg.split, cfg.n, seed=cfg.seed)
+        return arithmetic.synthesize(cfg.split, cfg.n, seed=cfg.seed, references=cfg.references)
     if not cfg.path:
         raise AlignkitError(f"prompts.source is {cfg.source!r} but prompts.path is not set",
                             where="prompts.path", fix="add `path: FILE` under `prompts:`")

@@ -37,3 +37,17 @@ class Backend(Protocol):
     def logprobs(self, conversations: list[Messages], completions: list[str]) -> list[float]:
         """Return the summed log-probability of each completion given its conversation."""
         ...
+
+
+def choice_logprobs(backend: Backend, conversations: list[Messages], choices: list[str]) -> list[list[float]]:
+    """Log-probability of each choice as the reply to each conversation. Uses the backend's
+    one-pass `choice_logprobs` when it has one, else scores every choice with `logprobs`."""
+    fast = getattr(backend, "choice_logprobs", None)
+    if fast is not None:
+        try:
+            return fast(conversations, choices)
+        except ValueError:
+            pass  # multi-token choices: fall through to the general path
+    flat = backend.logprobs([c for c in conversations for _ in choices], list(choices) * len(conversations))
+    k = len(choices)
+    return [flat[i * k : (i + 1) * k] for i in range(len(conversations))]

@@ -123,6 +123,25 @@ class HFBackend:
                 result.append(float(token_logp[row, width - 1 - len(c) :].sum()) if c else 0.0)
         return result
 
+    @torch.inference_mode()
+    def choice_logprobs(self, conversations: list[Messages], choices: list[str]) -> list[list[float]]:
+        """Log-probability of each choice as the first token of the reply: one forward pass per
+        conversation, logits at the last position only. Choices must be single tokens."""
+        ids = []
+        for c in choices:
+            tok = self.tokenizer(c, add_special_tokens=False).input_ids
+            if len(tok) != 1:
+                raise ValueError(f"choice {c!r} is {len(tok)} tokens; choice_logprobs needs single tokens")
+            ids.append(tok[0])
+        result: list[list[float]] = []
+        for start in range(0, len(conversations), self.batch_size):
+            texts = [self._render(c) for c in conversations[start : start + self.batch_size]]
+            enc = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+            logits = self.model(**enc, logits_to_keep=1).logits[:, -1].float()
+            logp = torch.log_softmax(logits, dim=-1)[:, ids]
+            result.extend(logp.tolist())
+        return result
+
 
 def _batch_seed(seed: int, texts: list[str], batch: list[tuple[int, int]]) -> int:
     import hashlib

@@ -3,6 +3,7 @@ usable from a recipe by name."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar, Literal
 
 from alignkit.types import Group
@@ -14,15 +15,36 @@ REGISTRY: dict[str, type[Signal]] = {}
 
 
 class Signal:
-    """Base class. Subclasses set the class attributes and implement `annotate`."""
+    """Base class. Subclasses set the class attributes and implement `annotate`.
+
+    A signal that asks a model (judge, critic, teacher, the policy itself) sets
+    `uses_model` and reaches it with `self.model(spec)`; the runner binds a resolver
+    that maps "policy" to the model being aligned (in iteration k, the model trained
+    in iteration k-1) and any other spec to a backend for that model.
+    """
 
     name: ClassVar[str]
     source: ClassVar[Source]
     kind: ClassVar[str]
     description: ClassVar[str]
+    uses_model: ClassVar[bool] = False
 
     def __init__(self, **params: Any) -> None:
         self.params = params
+        self._resolve: Callable[[str], Any] | None = None
+
+    def bind(self, resolve: Callable[[str], Any]) -> Signal:
+        """Give the signal a way to reach models: `resolve(spec) -> Backend`."""
+        self._resolve = resolve
+        return self
+
+    def model(self, spec: str = "policy") -> Any:
+        if self._resolve is None:
+            from alignkit.errors import AlignkitError
+
+            raise AlignkitError(f"signal {self.name!r} needs a model but none was bound",
+                                fix="call signal.bind(resolver) before annotate (the runner does this)")
+        return self._resolve(spec)
 
     def annotate(self, groups: list[Group]) -> list[Group]:
         raise NotImplementedError

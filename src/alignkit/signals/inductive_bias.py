@@ -1,13 +1,27 @@
-"""Inductive bias: the model's own consistency is the signal. Here: self-consistency
-(Huang et al. 2022, "Large Language Models Can Self-Improve"): sample k answers, take
-the majority vote, and trust it only when the model agrees with itself enough."""
+"""Inductive bias: the model's own regularities are the signal, with no external judge.
+
+- self_consistency (Huang et al. 2022): majority vote over sampled answers.
+- self_judge (Yuan et al. 2024, self-rewarding): the policy grades its own candidates.
+- self_refine (Madaan et al. 2023): the policy critiques and revises its own answers.
+- context_distillation (Askell et al. 2021; RLCD, Yang et al. 2023): answers written
+  under a system prompt of principles become the target without it.
+- self_play (SPIN, Chen et al. 2024): reference answers beat the policy's own.
+- debate (Du et al. 2023): samples read each other's answers and converge.
+
+Prompt templates quote candidate text inside tags that the text cannot close.
+"""
 
 from __future__ import annotations
 
+import math
+import re
 from collections import Counter
+from typing import Any
 
 from alignkit.data.arithmetic import extract_answer
-from alignkit.signals.base import Signal, register
+from alignkit.errors import AlignkitError
+from alignkit.models.base import Sampling, choice_logprobs
+from alignkit.signals.base import Signal, get_signal, register
 from alignkit.types import Annotation, Candidate, Group
 
 _ORIGIN_KEYS = ("model", "n", "temperature", "top_p", "max_new_tokens", "seed")
@@ -67,3 +81,352 @@ class SelfConsistency(Signal):
         if require_complete and cand.origin.get("finish_reason") == "length":
             return None  # cut off: the last number is not its final answer
         return extract_answer(cand.text)
+
+
+# -- shared helpers -------------------------------------------------------------------------
+
+def quote(text: str, tag: str) -> str:
+    """`text` inside <tag>...</tag>, with any <tag> or </tag> it contains defused, so a
+    candidate cannot close the quote and speak to the judge as the prompt."""
+    inner = re.sub(rf"<\s*/?\s*{re.escape(tag)}\s*>", lambda m: m.group(0).replace("<", "‹").replace(">", "›"),
+                   text, flags=re.IGNORECASE)
+    return f"<{tag}>\n{inner}\n</{tag}>"
+
+
+def _sampling(params: dict[str, Any], *, n: int = 1, temperature: float = 0.0, max_new_tokens: int = 128,
+              prefix: str = "") -> Sampling:
+    get = lambda key, default: params.get(prefix + key, default)  # noqa: E731
+    return Sampling(n=int(get("n", n)), temperature=float(get("temperature", temperature)),
+                    top_p=float(get("top_p", 1.0)), max_new_tokens=int(get("max_new_tokens", max_new_tokens)),
+                    seed=int(get("seed", 0)))
+
+
+def _user(text: str) -> list[dict[str, str]]:
+    return [{"role": "user", "content": text}]
+
+
+def _template(params: dict[str, Any], key: str, default: str, fields: tuple[str, ...]) -> str:
+    text = params.get(key, default)
+    missing = [f for f in fields if "{" + f + "}" not in text]
+    if missing:
+        raise AlignkitError(f"the {key} template lacks {', '.join('{' + f + '}' for f in missing)}",
+                            where=f"signals.params.{key}", fix="include each placeholder once in the template")
+    return text
+
+
+# -- self-judge (self-rewarding) ------------------------------------------------------------
+
+# Yuan et al. 2024, Figure 2, with the score asked for as one digit (logprob) or after a short
+# justification (generate).
+RUBRIC = """Review the user's question and the response below using the additive 5-point scoring system described here. Points accumulate as each criterion is met:
+- Add 1 point if the response is relevant and gives some information related to the question, even if it is incomplete or contains some irrelevant content.
+- Add another point if the response addresses a substantial portion of the question, but does not completely resolve it.
+- Award a third point if the response answers the basic elements of the question in a useful way.
+- Grant a fourth point if the response addresses the question directly and comprehensively, and is well organised and helpful, following every instruction in the question.
+- Bestow a fifth point if the response is impeccably tailored to the question, without extraneous information, reflecting expert knowledge.
+
+{question}
+{response}
+"""  # noqa: E501
+_ASK = {
+    "logprob": "Reply with the total score only: a single digit from 0 to 5.",
+    "generate": 'Briefly justify your total score in under 50 words, then conclude with "Score: <total points>".',
+}
+_SCORES = tuple(str(i) for i in range(6))
+
+
+def parse_score(text: str) -> int | None:
+    """The score in a generated judgment: "Score: N", else the last lone digit 0-5."""
+    m = re.search(r"score\s*[:=]?\s*\**\s*([0-5])\b", text, flags=re.IGNORECASE)
+    if m:
+        return int(m.group(1))
+    digits = re.findall(r"(?<!\d)(?<!\d\.)([0-5])(?!\d|\.\d)", text)
+    return int(digits[-1]) if digits else None
+
+
+def expected_score(logps: list[float]) -> tuple[float, list[float]]:
+    """Expected score under the judge's distribution over "0".."5" (renormalised)."""
+    top = max(logps)
+    weights = [math.exp(lp - top) for lp in logps]
+    probs = [w / sum(weights) for w in weights]
+    return sum(i * p for i, p in enumerate(probs)), probs
+
+
+@register
+class SelfJudge(Signal):
+    name = "self_judge"
+    source = "inductive_bias"
+    kind = "score"
+    uses_model = True
+    description = (
+        "Self-rewarding (Yuan et al. 2024): the policy grades each of its own candidates with an additive "
+        "0-5 rubric (LLM-as-a-judge). scoring: logprob (default; one forward pass, expected score under the "
+        "model's probabilities of the digits 0-5) or generate (a short justification ending 'Score: N', "
+        "averaged over `samples`). Param judge names another model instead of the policy."
+    )
+
+    def annotate(self, groups: list[Group]) -> list[Group]:
+        mode = self.params.get("scoring", "logprob")
+        if mode not in _ASK:
+            raise AlignkitError(f"unknown scoring {mode!r}", where="signals.params.scoring",
+                                fix="use logprob or generate")
+        judge_spec = self.params.get("judge", "policy")
+        rubric = _template(self.params, "rubric", RUBRIC, ("question", "response"))
+        pairs = [(g, c) for g in groups for c in g.candidates]
+        if not pairs:
+            return groups
+        convs = [_user(rubric.format(question=quote(g.prompt.text, "question"),
+                                     response=quote(c.text, "response")) + "\n" + _ASK[mode])
+                 for g, c in pairs]
+        judge = self.model(judge_spec)
+        prov = {"signal": self.name, "judge": getattr(judge, "name", judge_spec), "scoring": mode,
+                "template": "yuan2024-additive-v1"}
+        if mode == "logprob":
+            for (_, c), logps in zip(pairs, choice_logprobs(judge, convs, list(_SCORES))):
+                score, probs = expected_score(logps)
+                why = "P(0..5) = " + " ".join(f"{p:.2f}" for p in probs)
+                c.annotations.append(Annotation(self.name, "score", score, why, prov))
+            return groups
+        samples = int(self.params.get("samples", 1))
+        sampling = _sampling(self.params, n=samples, temperature=0.7 if samples > 1 else 0.0, max_new_tokens=96)
+        for (_, c), outs in zip(pairs, judge.generate(convs, sampling)):
+            found = [s for s in (parse_score(o) for o in outs) if s is not None]
+            score = sum(found) / len(found) if found else None
+            why = f"scores {found} from {len(outs)} judgments" + ("" if found else "; none parseable")
+            c.annotations.append(Annotation(self.name, "score", score, why + f"; first: {outs[0][:300]}", prov))
+        return groups
+
+
+# -- self-refine ----------------------------------------------------------------------------
+
+FEEDBACK = """Here is a request and a draft answer.
+
+{question}
+{response}
+
+List briefly what the draft gets wrong or leaves out. Check every instruction in the request. Do not rewrite the draft."""  # noqa: E501
+REVISE = """{question}
+{response}
+{feedback}
+
+Rewrite the draft so that it fully answers the request and fixes the problems named in the feedback. Reply with the rewritten answer only."""  # noqa: E501
+
+
+@register
+class SelfRefine(Signal):
+    name = "self_refine"
+    source = "inductive_bias"
+    kind = "critique"
+    uses_model = True
+    description = (
+        "Self-refine (Madaan et al. 2023): the policy writes feedback on each of its answers, then revises the "
+        "answer using that feedback. A scorer signal (param scorer: {name, params}; default self_judge) scores "
+        "originals and revisions; a revision is kept only when it scores strictly better than its original. "
+        "The self_refine annotation carries the scorer's value, so best-vs-worst pairs are (revision, original)."
+    )
+
+    def annotate(self, groups: list[Group]) -> list[Group]:
+        spec = self.params.get("scorer", {"name": "self_judge"})
+        if isinstance(spec, str):
+            spec = {"name": spec}
+        try:
+            scorer = get_signal(spec["name"])(**spec.get("params", {}))
+        except KeyError:
+            raise AlignkitError(f"unknown scorer {spec!r}", where="signals.params.scorer",
+                                fix="name a registered signal, e.g. {name: verifiable_instructions}") from None
+        if scorer.uses_model:
+            scorer.bind(self._resolve)
+        policy = self.model(self.params.get("model", "policy"))
+        sampling = _sampling(self.params, max_new_tokens=128)
+        fb_sampling = _sampling(self.params, max_new_tokens=int(self.params.get("feedback_tokens", 64)))
+        todo = [(g, i, c) for g in groups for i, c in enumerate(g.candidates) if c.text.strip()]
+        feedback = [o[0] for o in policy.generate(
+            [_user(FEEDBACK.format(question=quote(g.prompt.text, "request"), response=quote(c.text, "draft")))
+             for g, _, c in todo], fb_sampling)]
+        revised = policy.generate(
+            [_user(REVISE.format(question=quote(g.prompt.text, "request"), response=quote(c.text, "draft"),
+                                 feedback=quote(f, "feedback")))
+             for (g, _, c), f in zip(todo, feedback)], sampling, details=True)
+        news: dict[int, list[tuple[int, Candidate]]] = {}
+        for (g, i, _), f, [(text, finish)] in zip(todo, feedback, revised):
+            origin = {"signal": self.name, "model": policy.name, "revised_from": i, "feedback": f,
+                      "finish_reason": finish, **sampling.as_origin()}
+            news.setdefault(id(g), []).append((i, Candidate(text, origin)))
+        for g in groups:
+            g.candidates.extend(c for _, c in news.get(id(g), []))
+        scorer.annotate(groups)
+        prov = {"signal": self.name, "scorer": spec["name"], "model": policy.name}
+        for g in groups:
+            originals = [c for c in g.candidates if c.origin.get("signal") != self.name]
+            kept = []
+            for c in g.candidates:
+                if c.origin.get("signal") != self.name:
+                    continue
+                before, after = originals[c.origin["revised_from"]].value(spec["name"]), c.value(spec["name"])
+                if c.text.strip() and before is not None and after is not None and after > before:
+                    c.annotations.append(Annotation(self.name, "score", float(after),
+                                                    f"revision scores {after:g} > original {before:g}", prov))
+                    kept.append(c)
+            for c in originals:
+                if c.value(spec["name"]) is not None:
+                    c.annotations.append(Annotation(self.name, "score", float(c.value(spec["name"])),
+                                                    "original answer", prov))
+            g.candidates = originals + kept
+        return groups
+
+
+# -- context distillation -------------------------------------------------------------------
+
+PRINCIPLES = ("You are a careful assistant. Before you answer, read every instruction in the request: "
+              "words to use or avoid, letter case, length, punctuation, format, and how to begin or end. "
+              "Follow each of them exactly. Keep the answer short and finish it.")
+NEGATIVE = ("You are a careless assistant. Ignore the formatting, case, length and punctuation "
+            "instructions in the request and answer at length in whatever style you like.")
+
+
+@register
+class ContextDistillation(Signal):
+    name = "context_distillation"
+    source = "inductive_bias"
+    kind = "score"
+    uses_model = True
+    description = (
+        "Context distillation (Askell et al. 2021) with RLCD's contrastive variant (Yang et al. 2023): the "
+        "policy answers with a system prompt of principles (score 1.0) and, unless negative is null, with an "
+        "opposing system prompt (score 0.0). Training rows drop the system prompt, so the model learns to "
+        "behave as if prompted. Params: principles, negative, n, temperature, max_new_tokens."
+    )
+
+    def annotate(self, groups: list[Group]) -> list[Group]:
+        policy = self.model(self.params.get("model", "policy"))
+        sampling = _sampling(self.params, temperature=0.7, max_new_tokens=128)
+        sides = [("positive", self.params.get("principles", PRINCIPLES), 1.0)]
+        if self.params.get("negative", NEGATIVE):
+            sides.append(("negative", self.params.get("negative", NEGATIVE), 0.0))
+        for polarity, system, score in sides:
+            convs = [[{"role": "system", "content": system}] + g.prompt.messages for g in groups]
+            prov = {"signal": self.name, "model": policy.name, "polarity": polarity}
+            for g, outs in zip(groups, policy.generate(convs, sampling, details=True)):
+                for k, (text, finish) in enumerate(outs):
+                    origin = {"signal": self.name, "model": policy.name, "system_prompt": system,
+                              "polarity": polarity, "sample": k, "finish_reason": finish, **sampling.as_origin()}
+                    g.candidates.append(Candidate(text, origin, [Annotation(
+                        self.name, "score", score, f"written under the {polarity} system prompt", prov)]))
+        return groups
+
+
+# -- self-play (SPIN) -----------------------------------------------------------------------
+
+@register
+class SelfPlay(Signal):
+    name = "self_play"
+    source = "inductive_bias"
+    kind = "score"
+    uses_model = True
+    description = (
+        "SPIN (Chen et al. 2024): a reference answer (from prompt meta[reference_key], default 'reference', or "
+        "written by a teacher model given as param teacher) scores 1.0 and the policy's own candidates 0.0 "
+        "(1.0 when identical to the reference), so preference pairs are (reference, own). Iterate the recipe "
+        "(iterations: k) to play against each newly trained model."
+    )
+
+    def annotate(self, groups: list[Group]) -> list[Group]:
+        key = self.params.get("reference_key", "reference")
+        teacher = self.params.get("teacher")
+        if teacher:
+            backend = self.model(teacher)
+            sampling = _sampling(self.params, max_new_tokens=128, prefix="teacher_")
+            refs = [o[0] for o in backend.generate([g.prompt.messages for g in groups], sampling)]
+            origin = {"signal": self.name, "role": "reference", "model": backend.name, **sampling.as_origin()}
+        else:
+            missing = [g.id for g in groups if not isinstance(g.prompt.meta.get(key), str)]
+            if missing:
+                raise AlignkitError(f"prompt {missing[0]} has no reference answer in meta[{key!r}] "
+                                    f"({len(missing)} of {len(groups)} in this batch lack one)",
+                                    where="signals.params.reference_key",
+                                    fix="give prompts a meta reference (e.g. prompts.references: true for "
+                                    "arithmetic) or set params.teacher to a model that writes them")
+            refs = [g.prompt.meta[key] for g in groups]
+            origin = {"signal": self.name, "role": "reference", "source": f"meta.{key}"}
+        prov = {"signal": self.name, "reference": origin.get("model", origin.get("source"))}
+        for g, ref in zip(groups, refs):
+            for c in g.candidates:
+                same = c.text.strip() == ref.strip()
+                c.annotations.append(Annotation(self.name, "score", float(same),
+                                                "identical to the reference" if same else "policy's own answer", prov))
+            g.candidates.append(Candidate(ref, dict(origin), [Annotation(self.name, "score", 1.0, "reference", prov)]))
+        return groups
+
+
+# -- multi-agent debate ---------------------------------------------------------------------
+
+DEBATE = """These are the answers of other agents to the same question:
+
+{others}
+
+Using their reasoning as additional advice, give an updated answer to the question. {hint}"""
+
+
+def debate_messages(question: list[dict[str, str]], own: str, others: list[str], hint: str = "") -> list[dict]:
+    """One agent's turn in a debate round: the question, its own last answer, the others' answers."""
+    shown = "\n\n".join(quote(o, f"agent_{j + 1}") for j, o in enumerate(others))
+    return question + [{"role": "assistant", "content": own},
+                       {"role": "user", "content": DEBATE.format(others=shown, hint=hint).strip()}]
+
+
+def _normalise(text: str) -> str:
+    return " ".join(text.lower().split()).strip(" .")
+
+
+@register
+class Debate(Signal):
+    name = "debate"
+    source = "inductive_bias"
+    kind = "score"
+    uses_model = True
+    description = (
+        "Multi-agent debate (Du et al. 2023): the group's first `agents` samples (default 3) are the agents' "
+        "opening answers; for `rounds` rounds (default 2) each agent reads the others' latest answers and "
+        "updates its own. The final answers are added as candidates; those matching the majority (final "
+        "number with answer: number, else the normalised text) score 1.0, the rest 0.0. Openings stay unscored."
+    )
+
+    def annotate(self, groups: list[Group]) -> list[Group]:
+        agents, rounds = int(self.params.get("agents", 3)), int(self.params.get("rounds", 2))
+        if agents < 2 or rounds < 1:
+            raise AlignkitError(f"debate needs agents >= 2 and rounds >= 1 (got {agents}, {rounds})",
+                                where="signals.params", fix="set agents: 3 and rounds: 2")
+        extract = extract_answer if self.params.get("answer", "number") == "number" else _normalise
+        hint = self.params.get("hint", "End with your final answer.")
+        policy = self.model(self.params.get("model", "policy"))
+        sampling = _sampling(self.params, temperature=0.7, max_new_tokens=96)
+        live = [g for g in groups if len(g.candidates) >= agents]
+        history = {id(g): [[c.text] for c in g.candidates[:agents]] for g in live}
+        finish: dict[int, list[str]] = {}
+        for r in range(1, rounds + 1):
+            convs = [debate_messages(g.prompt.messages, history[id(g)][i][-1],
+                                     [history[id(g)][j][-1] for j in range(agents) if j != i], hint)
+                     for g in live for i in range(agents)]
+            outs = iter(policy.generate(convs, Sampling(**{**sampling.as_origin(), "seed": sampling.seed + r}),
+                                        details=True))
+            for g in live:
+                finish[id(g)] = []
+                for i in range(agents):
+                    (text, reason), = next(outs)
+                    history[id(g)][i].append(text)
+                    finish[id(g)].append(reason)
+        prov = {"signal": self.name, "model": policy.name, "agents": agents, "rounds": rounds}
+        for g in live:
+            finals = [h[-1] for h in history[id(g)]]
+            answers = [extract(t) if reason != "length" else None for t, reason in zip(finals, finish[id(g)])]
+            modal, votes = majority(answers)
+            vote = f"consensus {modal} ({votes}/{agents})" if modal is not None else "no consensus"
+            for i, (text, ans) in enumerate(zip(finals, answers)):
+                origin = {"signal": self.name, "model": policy.name, "agent": i, "round": rounds,
+                          "previous": history[id(g)][i][:-1], "finish_reason": finish[id(g)][i],
+                          **sampling.as_origin()}
+                score = float(modal is not None and ans == modal)
+                g.candidates.append(Candidate(text, origin, [
+                    Annotation(self.name, "score", score, f"{vote}; agent {i} answered {ans}", prov),
+                    Annotation(f"{self.name}.agreement", "score", votes / agents, vote, prov)]))
+        return groups

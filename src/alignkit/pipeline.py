@@ -162,12 +162,15 @@ class Runner:
             return stage, str(model_dir)
         rows = built.read_json("rows.json")
         method = cfg.method
-        needed = {"sft": "sft", "dpo": "preference"}[method]
+        from alignkit.train import DATASET_KIND
+
+        needed = DATASET_KIND[method]
         if self.recipe.build.kind != needed:
             from alignkit.errors import AlignkitError
 
             raise AlignkitError(f"train.method {method!r} cannot use a {self.recipe.build.kind!r} dataset",
-                                where="train.method", fix="use build.kind sft with sft, preference with dpo")
+                                where="train.method", fix=f"set build.kind: {needed} for {method} (sft: sft; "
+                                "dpo, orpo, simpo: preference; kto: kto)")
         if not rows:
             from alignkit.errors import AlignkitError
 

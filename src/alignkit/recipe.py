@@ -67,13 +67,14 @@ class LoraConfig(_Strict):
 
 
 class TrainConfig(_Strict):
-    method: Literal["sft", "dpo", "none"] = "sft"
+    method: Literal["sft", "dpo", "kto", "orpo", "simpo", "none"] = "sft"
     epochs: float = Field(2.0, gt=0)
     learning_rate: float = Field(5e-4, gt=0)
     batch_size: int = Field(8, ge=1)
     grad_accum: int = Field(1, ge=1)
     max_length: int = Field(512, ge=16)
-    beta: float = Field(0.1, gt=0)
+    beta: float = Field(0.1, gt=0)  # dpo, kto, orpo (lambda), simpo
+    simpo_gamma: float = Field(0.5, ge=0)  # simpo: target reward margin
     loss_type: str | list[str] = "sigmoid"  # dpo: TRL loss type(s), e.g. [sigmoid, sft] for RPO
     loss_weights: list[float] | None = None
     lora: LoraConfig | None = LoraConfig()

@@ -59,6 +59,12 @@ def _last_checkpoint(output_dir: Path) -> str | None:
     return get_last_checkpoint(str(output_dir))
 
 
+# What each method trains on: the dataset kind the builder must produce, in TRL's columns.
+DATASET_KIND = {"sft": "sft", "dpo": "preference", "orpo": "preference", "simpo": "preference", "kto": "kto"}
+COLUMNS = {"sft": ["prompt", "completion"], "preference": ["prompt", "chosen", "rejected"],
+           "kto": ["prompt", "completion", "label"]}
+
+
 def train(method: str, rows: list[dict], cfg: TrainConfig, model_path: str, work_dir: Path,
           out_dir: Path) -> dict[str, Any]:
     """Train `model_path` on `rows` with TRL; save the merged model to `out_dir`."""
@@ -71,24 +77,36 @@ def train(method: str, rows: list[dict], cfg: TrainConfig, model_path: str, work
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
-    columns = {"sft": ["prompt", "completion"], "dpo": ["prompt", "chosen", "rejected"]}[method]
+    columns = COLUMNS[DATASET_KIND[method]]
     dataset = Dataset.from_list([{k: r[k] for k in columns} for r in rows])
     ckpt_dir = work_dir / "checkpoints"
     args = _common_args(cfg, ckpt_dir, len(rows))
+    common = dict(model=model, train_dataset=dataset, processing_class=tokenizer, peft_config=_peft_config(cfg))
     if method == "sft":
         from trl import SFTConfig, SFTTrainer
 
-        trainer = SFTTrainer(model=model, args=SFTConfig(**args, completion_only_loss=True),
-                             train_dataset=dataset, processing_class=tokenizer,
-                             peft_config=_peft_config(cfg))
-    else:
+        trainer = SFTTrainer(args=SFTConfig(**args, completion_only_loss=True), **common)
+    elif method == "dpo":
         from trl import DPOConfig, DPOTrainer
 
         losses = [cfg.loss_type] if isinstance(cfg.loss_type, str) else cfg.loss_type
-        dpo_args = DPOConfig(**args, beta=cfg.beta, loss_type=losses, loss_weights=cfg.loss_weights)
-        trainer = DPOTrainer(model=model, args=dpo_args,
-                             train_dataset=dataset, processing_class=tokenizer,
-                             peft_config=_peft_config(cfg))
+        trainer = DPOTrainer(args=DPOConfig(**args, beta=cfg.beta, loss_type=losses,
+                                            loss_weights=cfg.loss_weights), **common)
+    elif method == "kto":
+        from trl import KTOConfig, KTOTrainer
+
+        trainer = KTOTrainer(args=KTOConfig(**args, beta=cfg.beta), **common)
+    elif method == "orpo":
+        from trl.experimental.orpo import ORPOConfig, ORPOTrainer
+
+        trainer = ORPOTrainer(args=ORPOConfig(**args, beta=cfg.beta), **common)
+    elif method == "simpo":  # SimPO is CPO's reference-free loss with the NLL term off (TRL's recipe)
+        from trl.experimental.cpo import CPOConfig, CPOTrainer
+
+        trainer = CPOTrainer(args=CPOConfig(**args, beta=cfg.beta, loss_type="simpo", cpo_alpha=0.0,
+                                            simpo_gamma=cfg.simpo_gamma), **common)
+    else:
+        raise ValueError(f"unknown training method {method!r}")
     result = trainer.train(resume_from_checkpoint=_last_checkpoint(ckpt_dir))
     trained = trainer.model
     if hasattr(trained, "merge_and_unload"):

@@ -150,6 +150,14 @@ def _print_report(report: dict, out: Path) -> None:
         table.add_row(name, str(b["n"]), f"{b['before']:.3f}", f"{b['after']:.3f}", f"{b['delta']:+.3f}",
                       f"[{b['ci95'][0]:+.3f}, {b['ci95'][1]:+.3f}]")
     Console().print(table)
+    for it in report.get("iterations", []):
+        cells = ", ".join(f"{name} {b['after']:.3f} ({b['delta']:+.3f} vs previous, CI [{b['ci95'][0]:+.3f}, "
+                          f"{b['ci95'][1]:+.3f}])" for name, b in it["benchmarks"].items())
+        typer.echo(f"iteration {it['iteration']}: {cells}")
+    signals = report.get("signals")
+    for name, facts in (signals.items() if isinstance(signals, dict) else []):
+        typer.echo(f"signal {name}: " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
+                                                  for k, v in facts.items()))
     typer.echo(f"report: {out / 'report.json'}   model: {report['model']}")
 
 

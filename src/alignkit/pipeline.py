@@ -118,6 +118,7 @@ class Runner:
         if stage.done():
             return stage
         groups = generated.read_groups()
+        summaries = {}
         for scfg in self.recipe.signals:
             signal = get_signal(scfg.name)(**scfg.params).bind(self.resolve)
             step = 64 if signal.uses_model else 16  # model signals batch across more groups
@@ -125,8 +126,12 @@ class Runner:
             for i in tqdm(range(0, len(groups), step), desc=f"annotate:{scfg.name}", unit="batch"):
                 annotated.extend(signal.annotate(groups[i : i + step]))
             groups = annotated
+            if summary := signal.summary():
+                summaries[scfg.name] = summary
         stage.write_groups(groups)
         stats = _signal_stats(groups, self.recipe.build.signal)
+        if summaries:
+            stats["summaries"] = summaries  # e.g. a pairwise judge's position consistency
         stage.write_json("stats.json", stats)
         stage.finish(rows=len(groups), **stats)
         return stage
@@ -234,6 +239,9 @@ class Runner:
                       for name in r.evaluate.benchmarks}
         report = {"model": model_name, "recipe": self.recipe_name, "wall_seconds": time.time() - t0,
                   "benchmarks": benchmarks}
+        summaries = [it["signal"]["summaries"] for it in iterations if "summaries" in it["signal"]]
+        if summaries:
+            report["signals"] = summaries[-1] if len(summaries) == 1 else summaries
         if r.iterations > 1:
             report["iterations"] = [{"iteration": it["iteration"], "model": it.get("model"),
                                      "benchmarks": it.get("benchmarks", {})} for it in iterations]

@@ -49,6 +49,10 @@ class Signal:
     def annotate(self, groups: list[Group]) -> list[Group]:
         raise NotImplementedError
 
+    def summary(self) -> dict[str, Any]:
+        """Run-level facts about the signal (e.g. a judge's position consistency) for the report."""
+        return {}
+
 
 def register(cls: type[Signal]) -> type[Signal]:
     assert cls.source in SOURCES, cls.source
@@ -57,7 +61,7 @@ def register(cls: type[Signal]) -> type[Signal]:
 
 
 def _load_builtin() -> None:
-    from alignkit.signals import environment, inductive_bias  # noqa: F401  (registers on import)
+    from alignkit.signals import environment, inductive_bias, model_feedback  # noqa: F401  (registers on import)
 
 
 def get_signal(name: str) -> type[Signal]:

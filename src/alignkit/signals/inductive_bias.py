@@ -16,12 +16,12 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from typing import Any
 
 from alignkit.data.arithmetic import extract_answer
 from alignkit.errors import AlignkitError
 from alignkit.models.base import Sampling, choice_logprobs
 from alignkit.signals.base import Signal, get_signal, register
+from alignkit.signals.prompting import critique_and_revise, quote, sampling_from, template, user
 from alignkit.types import Annotation, Candidate, Group
 
 _ORIGIN_KEYS = ("model", "n", "temperature", "top_p", "max_new_tokens", "seed")
@@ -83,37 +83,6 @@ class SelfConsistency(Signal):
         return extract_answer(cand.text)
 
 
-# -- shared helpers -------------------------------------------------------------------------
-
-def quote(text: str, tag: str) -> str:
-    """`text` inside <tag>...</tag>, with any <tag> or </tag> it contains defused, so a
-    candidate cannot close the quote and speak to the judge as the prompt."""
-    inner = re.sub(rf"<\s*/?\s*{re.escape(tag)}\s*>", lambda m: m.group(0).replace("<", "‹").replace(">", "›"),
-                   text, flags=re.IGNORECASE)
-    return f"<{tag}>\n{inner}\n</{tag}>"
-
-
-def _sampling(params: dict[str, Any], *, n: int = 1, temperature: float = 0.0, max_new_tokens: int = 128,
-              prefix: str = "") -> Sampling:
-    get = lambda key, default: params.get(prefix + key, default)  # noqa: E731
-    return Sampling(n=int(get("n", n)), temperature=float(get("temperature", temperature)),
-                    top_p=float(get("top_p", 1.0)), max_new_tokens=int(get("max_new_tokens", max_new_tokens)),
-                    seed=int(get("seed", 0)))
-
-
-def _user(text: str) -> list[dict[str, str]]:
-    return [{"role": "user", "content": text}]
-
-
-def _template(params: dict[str, Any], key: str, default: str, fields: tuple[str, ...]) -> str:
-    text = params.get(key, default)
-    missing = [f for f in fields if "{" + f + "}" not in text]
-    if missing:
-        raise AlignkitError(f"the {key} template lacks {', '.join('{' + f + '}' for f in missing)}",
-                            where=f"signals.params.{key}", fix="include each placeholder once in the template")
-    return text
-
-
 # -- self-judge (self-rewarding) ------------------------------------------------------------
 
 # Yuan et al. 2024, Figure 2, with the score asked for as one digit (logprob) or after a short
@@ -171,11 +140,11 @@ class SelfJudge(Signal):
             raise AlignkitError(f"unknown scoring {mode!r}", where="signals.params.scoring",
                                 fix="use logprob or generate")
         judge_spec = self.params.get("judge", "policy")
-        rubric = _template(self.params, "rubric", RUBRIC, ("question", "response"))
+        rubric = template(self.params, "rubric", RUBRIC, ("question", "response"))
         pairs = [(g, c) for g in groups for c in g.candidates]
         if not pairs:
             return groups
-        convs = [_user(rubric.format(question=quote(g.prompt.text, "question"),
+        convs = [user(rubric.format(question=quote(g.prompt.text, "question"),
                                      response=quote(c.text, "response")) + "\n" + _ASK[mode])
                  for g, c in pairs]
         judge = self.model(judge_spec)
@@ -188,7 +157,7 @@ class SelfJudge(Signal):
                 c.annotations.append(Annotation(self.name, "score", score, why, prov))
             return groups
         samples = int(self.params.get("samples", 1))
-        sampling = _sampling(self.params, n=samples, temperature=0.7 if samples > 1 else 0.0, max_new_tokens=96)
+        sampling = sampling_from(self.params, n=samples, temperature=0.7 if samples > 1 else 0.0, max_new_tokens=96)
         for (_, c), outs in zip(pairs, judge.generate(convs, sampling)):
             found = [s for s in (parse_score(o) for o in outs) if s is not None]
             score = sum(found) / len(found) if found else None
@@ -199,17 +168,8 @@ class SelfJudge(Signal):
 
 # -- self-refine ----------------------------------------------------------------------------
 
-FEEDBACK = """Here is a request and a draft answer.
-
-{question}
-{response}
-
-List briefly what the draft gets wrong or leaves out. Check every instruction in the request. Do not rewrite the draft."""  # noqa: E501
-REVISE = """{question}
-{response}
-{feedback}
-
-Rewrite the draft so that it fully answers the request and fixes the problems named in the feedback. Reply with the rewritten answer only."""  # noqa: E501
+CRITIQUE = "List briefly what the draft gets wrong or leaves out. Check every instruction in the request."
+REVISE = "Rewrite the draft so that it fully answers the request and fixes the problems named in the feedback."
 
 
 @register
@@ -237,18 +197,13 @@ class SelfRefine(Signal):
         if scorer.uses_model:
             scorer.bind(self._resolve)
         policy = self.model(self.params.get("model", "policy"))
-        sampling = _sampling(self.params, max_new_tokens=128)
-        fb_sampling = _sampling(self.params, max_new_tokens=int(self.params.get("feedback_tokens", 64)))
+        sampling = sampling_from(self.params, max_new_tokens=128)
+        fb_sampling = sampling_from(self.params, max_new_tokens=int(self.params.get("feedback_tokens", 64)))
         todo = [(g, i, c) for g in groups for i, c in enumerate(g.candidates) if c.text.strip()]
-        feedback = [o[0] for o in policy.generate(
-            [_user(FEEDBACK.format(question=quote(g.prompt.text, "request"), response=quote(c.text, "draft")))
-             for g, _, c in todo], fb_sampling)]
-        revised = policy.generate(
-            [_user(REVISE.format(question=quote(g.prompt.text, "request"), response=quote(c.text, "draft"),
-                                 feedback=quote(f, "feedback")))
-             for (g, _, c), f in zip(todo, feedback)], sampling, details=True)
+        done = critique_and_revise(policy, [(g.prompt.text, c.text, CRITIQUE, REVISE) for g, _, c in todo],
+                                   fb_sampling, sampling)
         news: dict[int, list[tuple[int, Candidate]]] = {}
-        for (g, i, _), f, [(text, finish)] in zip(todo, feedback, revised):
+        for (g, i, _), (f, text, finish) in zip(todo, done):
             origin = {"signal": self.name, "model": policy.name, "revised_from": i, "feedback": f,
                       "finish_reason": finish, **sampling.as_origin()}
             news.setdefault(id(g), []).append((i, Candidate(text, origin)))
@@ -299,7 +254,7 @@ class ContextDistillation(Signal):
 
     def annotate(self, groups: list[Group]) -> list[Group]:
         policy = self.model(self.params.get("model", "policy"))
-        sampling = _sampling(self.params, temperature=0.7, max_new_tokens=128)
+        sampling = sampling_from(self.params, temperature=0.7, max_new_tokens=128)
         sides = [("positive", self.params.get("principles", PRINCIPLES), 1.0)]
         if self.params.get("negative", NEGATIVE):
             sides.append(("negative", self.params.get("negative", NEGATIVE), 0.0))
@@ -335,7 +290,7 @@ class SelfPlay(Signal):
         teacher = self.params.get("teacher")
         if teacher:
             backend = self.model(teacher)
-            sampling = _sampling(self.params, max_new_tokens=128, prefix="teacher_")
+            sampling = sampling_from(self.params, max_new_tokens=128, prefix="teacher_")
             refs = [o[0] for o in backend.generate([g.prompt.messages for g in groups], sampling)]
             origin = {"signal": self.name, "role": "reference", "model": backend.name, **sampling.as_origin()}
         else:
@@ -399,7 +354,7 @@ class Debate(Signal):
         extract = extract_answer if self.params.get("answer", "number") == "number" else _normalise
         hint = self.params.get("hint", "End with your final answer.")
         policy = self.model(self.params.get("model", "policy"))
-        sampling = _sampling(self.params, temperature=0.7, max_new_tokens=96)
+        sampling = sampling_from(self.params, temperature=0.7, max_new_tokens=96)
         live = [g for g in groups if len(g.candidates) >= agents]
         history = {id(g): [[c.text] for c in g.candidates[:agents]] for g in live}
         finish: dict[int, list[str]] = {}

@@ -1,0 +1,58 @@
+"""Shared pieces of signals that ask a model: quoting, sampling parameters, templates, and
+the critique-then-revise exchange (self-refine, constitutional revision).
+
+Candidate text is always quoted inside tags it cannot close, so a response cannot end the
+quote and give the judge or critic instructions of its own.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from alignkit.errors import AlignkitError
+from alignkit.models.base import Backend, Sampling
+
+
+def quote(text: str, tag: str) -> str:
+    """`text` inside <tag>...</tag>, with any <tag> or </tag> it contains defused."""
+    inner = re.sub(rf"<\s*/?\s*{re.escape(tag)}\s*>", lambda m: m.group(0).replace("<", "‹").replace(">", "›"),
+                   text, flags=re.IGNORECASE)
+    return f"<{tag}>\n{inner}\n</{tag}>"
+
+
+def sampling_from(params: dict[str, Any], *, n: int = 1, temperature: float = 0.0, max_new_tokens: int = 128,
+                  prefix: str = "") -> Sampling:
+    """Sampling parameters from a signal's params (`n`, `temperature`, `top_p`, `max_new_tokens`,
+    `seed`, each optionally prefixed), with the signal's defaults."""
+    get = lambda key, default: params.get(prefix + key, default)  # noqa: E731
+    return Sampling(n=int(get("n", n)), temperature=float(get("temperature", temperature)),
+                    top_p=float(get("top_p", 1.0)), max_new_tokens=int(get("max_new_tokens", max_new_tokens)),
+                    seed=int(get("seed", 0)))
+
+
+def user(text: str) -> list[dict[str, str]]:
+    return [{"role": "user", "content": text}]
+
+
+def template(params: dict[str, Any], key: str, default: str, fields: tuple[str, ...]) -> str:
+    """A prompt template from params (or the default), checked for its placeholders."""
+    text = params.get(key, default)
+    missing = [f for f in fields if "{" + f + "}" not in text]
+    if missing:
+        raise AlignkitError(f"the {key} template lacks {', '.join('{' + f + '}' for f in missing)}",
+                            where=f"signals.params.{key}", fix="include each placeholder once in the template")
+    return text
+
+
+def critique_and_revise(model: Backend, items: list[tuple[str, str, str, str]], critique_sampling: Sampling,
+                        revision_sampling: Sampling) -> list[tuple[str, str, str]]:
+    """For each (request, draft, critique instruction, revision instruction): the model critiques
+    the draft, then rewrites it given its critique. Returns (critique, revision, finish_reason)."""
+    critique_convs = [user(f"Here is a request and a draft answer.\n\n{quote(q, 'request')}\n{quote(d, 'draft')}"
+                           f"\n\n{ask} Do not rewrite the draft.") for q, d, ask, _ in items]
+    critiques = [o[0] for o in model.generate(critique_convs, critique_sampling)]
+    revise_convs = [user(f"{quote(q, 'request')}\n{quote(d, 'draft')}\n{quote(c, 'feedback')}\n\n{ask} "
+                         "Reply with the rewritten answer only.") for (q, d, _, ask), c in zip(items, critiques)]
+    revisions = model.generate(revise_convs, revision_sampling, details=True)
+    return [(c, text, finish) for c, [(text, finish)] in zip(critiques, revisions)]

@@ -157,35 +157,42 @@ class Runner:
 
     def train(self, built: Stage) -> tuple[Stage, str]:
         """Returns the stage and the path of the trained model."""
+        from alignkit.errors import AlignkitError
         from alignkit.models.embedded import resolve_model_path
-        from alignkit.train import train
+        from alignkit.train import DATASET_KIND, ONLINE, train
 
-        cfg = self.recipe.train
-        stage = self.store.stage(self._name("train"), _key("train", built.key, self.policy_key, cfg))
+        cfg, method = self.recipe.train, self.recipe.train.method
+        online = method in ONLINE  # trains on prompts; the signals are the reward
+        extra = [self.recipe.signals, self.recipe.generate, self.recipe.build.signal] if online else []
+        stage = self.store.stage(self._name("train"), _key("train", built.key, self.policy_key, cfg, *extra))
         model_dir = self._model_dir()
         if stage.done() and (model_dir / "config.json").is_file():
             return stage, str(model_dir)
-        rows = built.read_json("rows.json")
-        method = cfg.method
-        from alignkit.train import DATASET_KIND
+        reward = None
+        if online:
+            import json
 
-        needed = DATASET_KIND[method]
-        if self.recipe.build.kind != needed:
-            from alignkit.errors import AlignkitError
+            from alignkit.rewards import signal_reward
 
-            raise AlignkitError(f"train.method {method!r} cannot use a {self.recipe.build.kind!r} dataset",
-                                where="train.method", fix=f"set build.kind: {needed} for {method} (sft: sft; "
-                                "dpo, orpo, simpo: preference; kto: kto)")
+            rows = [{"prompt": g.prompt.messages, "meta": json.dumps(g.prompt.meta, sort_keys=True)}
+                    for g in built.read_groups()]
+            reward = signal_reward(self.recipe.signals, self.recipe.build.signal, self.resolve, set(),
+                                   self.recipe.generate.max_new_tokens)
+        else:
+            rows = built.read_json("rows.json")
+            needed = DATASET_KIND[method]
+            if self.recipe.build.kind != needed:
+                raise AlignkitError(f"train.method {method!r} cannot use a {self.recipe.build.kind!r} dataset",
+                                    where="train.method", fix=f"set build.kind: {needed} for {method} (sft: sft; "
+                                    "dpo, orpo, simpo: preference; kto: kto)")
         if not rows:
-            from alignkit.errors import AlignkitError
-
             raise AlignkitError("the signal kept no training rows, so there is nothing to train on",
                                 where="build", fix="generate more samples (generate.n), more prompts (prompts.n), "
                                 "or lower build.min_score")
         self.log(f"training ({method}, {len(rows)} rows)")
         self._backends.clear()  # free the generation model before training
         base = resolve_model_path(self.policy) if self.iteration == 1 else self.policy
-        info = train(method, rows, cfg, base, stage.path, model_dir)
+        info = train(method, rows, cfg, base, stage.path, model_dir, reward=reward, generation=self.recipe.generate)
         stage.write_json("train.json", info)
         stage.finish(**info)
         return stage, str(model_dir)
@@ -218,12 +225,17 @@ class Runner:
         prompts = self.prompts()  # first, so bad prompt files fail before any model work
         before = self._timed("eval_before", self.evaluate, r.model, "before", _key(r.model))
         after, model_name, iterations = before, r.model, []
+        from alignkit.train import ONLINE
+
         for self.iteration in range(1, r.iterations + 1):
-            generated = self._timed("generate", self.generate, prompts)
-            annotated = self._timed("annotate", self.annotate, generated)
-            built = self._timed("build", self.build, annotated)
-            info = {"iteration": self.iteration, "signal": annotated.read_json("stats.json"),
-                    "dataset_rows": built.manifest().get("rows")}
+            if r.train.method in ONLINE:  # online RL generates and scores inside training
+                built, info = prompts, {"iteration": self.iteration, "signal": {}, "dataset_rows": None}
+            else:
+                generated = self._timed("generate", self.generate, prompts)
+                annotated = self._timed("annotate", self.annotate, generated)
+                built = self._timed("build", self.build, annotated)
+                info = {"iteration": self.iteration, "signal": annotated.read_json("stats.json"),
+                        "dataset_rows": built.manifest().get("rows")}
             if r.train.method != "none":
                 trained, model_dir = self._timed("train", self.train, built)
                 self._backends.clear()

@@ -67,7 +67,7 @@ class LoraConfig(_Strict):
 
 
 class TrainConfig(_Strict):
-    method: Literal["sft", "dpo", "kto", "orpo", "simpo", "none"] = "sft"
+    method: Literal["sft", "dpo", "kto", "orpo", "simpo", "grpo", "rloo", "none"] = "sft"
     epochs: float = Field(2.0, gt=0)
     learning_rate: float = Field(5e-4, gt=0)
     batch_size: int = Field(8, ge=1)
@@ -75,6 +75,8 @@ class TrainConfig(_Strict):
     max_length: int = Field(512, ge=16)
     beta: float = Field(0.1, gt=0)  # dpo, kto, orpo (lambda), simpo
     simpo_gamma: float = Field(0.5, ge=0)  # simpo: target reward margin
+    kl_beta: float = Field(0.0, ge=0)  # grpo, rloo: KL penalty to the starting model (0: no reference model)
+    max_steps: int = -1  # stop after this many optimizer steps (-1: run the epochs)
     loss_type: str | list[str] = "sigmoid"  # dpo: TRL loss type(s), e.g. [sigmoid, sft] for RPO
     loss_weights: list[float] | None = None
     lora: LoraConfig | None = LoraConfig()

@@ -22,6 +22,7 @@ def _common_args(cfg: TrainConfig, output_dir: Path, n_rows: int) -> dict[str, A
     return dict(
         output_dir=str(output_dir),
         num_train_epochs=cfg.epochs,
+        max_steps=cfg.max_steps,
         learning_rate=cfg.learning_rate,
         per_device_train_batch_size=cfg.batch_size,
         gradient_accumulation_steps=cfg.grad_accum,
@@ -60,14 +61,17 @@ def _last_checkpoint(output_dir: Path) -> str | None:
 
 
 # What each method trains on: the dataset kind the builder must produce, in TRL's columns.
-DATASET_KIND = {"sft": "sft", "dpo": "preference", "orpo": "preference", "simpo": "preference", "kto": "kto"}
+DATASET_KIND = {"sft": "sft", "dpo": "preference", "orpo": "preference", "simpo": "preference", "kto": "kto",
+                "grpo": "prompts", "rloo": "prompts"}
 COLUMNS = {"sft": ["prompt", "completion"], "preference": ["prompt", "chosen", "rejected"],
-           "kto": ["prompt", "completion", "label"]}
+           "kto": ["prompt", "completion", "label"], "prompts": ["prompt", "meta"]}
+ONLINE = ("grpo", "rloo")
 
 
 def train(method: str, rows: list[dict], cfg: TrainConfig, model_path: str, work_dir: Path,
-          out_dir: Path) -> dict[str, Any]:
-    """Train `model_path` on `rows` with TRL; save the merged model to `out_dir`."""
+          out_dir: Path, reward=None, generation=None) -> dict[str, Any]:
+    """Train `model_path` on `rows` with TRL; save the merged model to `out_dir`. Online methods
+    (grpo, rloo) take prompt rows, a `reward` function and the `generation` settings."""
     import torch
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -105,6 +109,9 @@ def train(method: str, rows: list[dict], cfg: TrainConfig, model_path: str, work
 
         trainer = CPOTrainer(args=CPOConfig(**args, beta=cfg.beta, loss_type="simpo", cpo_alpha=0.0,
                                             simpo_gamma=cfg.simpo_gamma), **common)
+    elif method in ONLINE:
+        reward.eos_ids = {tokenizer.eos_token_id, *_as_set(model.generation_config.eos_token_id)} - {None}
+        trainer = _online_trainer(method, args, cfg, generation, reward, common)
     else:
         raise ValueError(f"unknown training method {method!r}")
     result = trainer.train(resume_from_checkpoint=_last_checkpoint(ckpt_dir))
@@ -120,6 +127,31 @@ def train(method: str, rows: list[dict], cfg: TrainConfig, model_path: str, work
         shutil.rmtree(out_dir)
     os.replace(tmp, out_dir)
     logs = [h for h in trainer.state.log_history if "loss" in h]
-    return {"method": method, "rows": len(rows), "steps": trainer.state.global_step,
+    info = {"method": method, "rows": len(rows), "steps": trainer.state.global_step,
             "train_loss": result.training_loss, "first_loss": logs[0]["loss"] if logs else None,
             "last_loss": logs[-1]["loss"] if logs else None}
+    rewards = [h["reward"] for h in trainer.state.log_history if "reward" in h]
+    if rewards:  # online RL: mean reward over the first and last tenth of the steps
+        k = max(1, len(rewards) // 10)
+        info.update(reward_first=sum(rewards[:k]) / k, reward_last=sum(rewards[-k:]) / k)
+    return info
+
+
+def _as_set(value) -> set:
+    return set(value) if isinstance(value, (list, tuple, set)) else {value}
+
+
+def _online_trainer(method: str, args: dict[str, Any], cfg: TrainConfig, generation, reward, common: dict):
+    """GRPO / RLOO: `train.batch_size` prompts per step, `generate.n` completions each, the
+    recipe's signals as the reward. No reference model unless train.kl_beta > 0."""
+    args = {k: v for k, v in args.items() if k != "max_length"}
+    args.update(per_device_train_batch_size=cfg.batch_size * generation.n, num_generations=generation.n,
+                max_completion_length=generation.max_new_tokens, temperature=max(generation.temperature, 1e-3),
+                top_p=generation.top_p, beta=cfg.kl_beta, logging_steps=1, log_completions=False)
+    if method == "grpo":
+        from trl import GRPOConfig, GRPOTrainer
+
+        return GRPOTrainer(args=GRPOConfig(**args), reward_funcs=[reward], **common)
+    from trl import RLOOConfig, RLOOTrainer
+
+    return RLOOTrainer(args=RLOOConfig(**args), reward_funcs=[reward], **common)

@@ -22,3 +22,22 @@ def test_paired_ci_detects_a_consistent_gain_and_a_null():
 def test_paired_needs_equal_lengths():
     with pytest.raises(ValueError):
         paired_bootstrap_ci([1.0], [1.0, 0.0])
+
+
+def test_auroc_and_agreement_with_ground_truth():
+    from alignkit.evaluate.agreement import agreement, auroc
+    from alignkit.types import Annotation, Candidate, Group, Prompt
+
+    assert auroc([3, 2, 1], [True, False, False]) == 1.0
+    assert auroc([1, 2], [True, False]) == 0.0 and auroc([1, 1], [True, False]) == 0.5
+    assert auroc([1, 2], [True, True]) is None
+
+    def cand(text, judged, truth):
+        return Candidate(text, annotations=[Annotation("judge", "score", judged), Annotation("truth", "score", truth)])
+
+    g = Group(Prompt([{"role": "user", "content": "q"}]),
+              [cand("a b", 4.0, 1.0), cand("a b c", 2.0, 0.0), cand("a", 2.0, 1.0), cand("a b c d", 5.0, 0.0)])
+    facts = agreement([g], "judge", "truth")
+    # pairs with different truth: (4 vs 2) right, (4 vs 5) wrong, (2 vs 2) tie, (2 vs 5) wrong
+    assert facts["pairwise_accuracy"] == pytest.approx(1.5 / 4) and facts["pairs"] == 4
+    assert facts["auroc"] == pytest.approx(1.5 / 4) and facts["positives"] == 2

@@ -147,8 +147,11 @@ def _print_report(report: dict, out: Path) -> None:
     for col in ("benchmark", "n", "before", "after", "delta", "95% CI"):
         table.add_column(col)
     for name, b in report["benchmarks"].items():
-        table.add_row(name, str(b["n"]), f"{b['before']:.3f}", f"{b['after']:.3f}", f"{b['delta']:+.3f}",
-                      f"[{b['ci95'][0]:+.3f}, {b['ci95'][1]:+.3f}]")
+        if "before" in b:
+            table.add_row(name, str(b["n"]), f"{b['before']:.3f}", f"{b['after']:.3f}", f"{b['delta']:+.3f}",
+                          f"[{b['ci95'][0]:+.3f}, {b['ci95'][1]:+.3f}]")
+        else:  # a single score, e.g. a reward model's held-out pair accuracy
+            table.add_row(name, str(b["n"]), "", f"{b['score']:.3f}", "", f"[{b['ci95'][0]:.3f}, {b['ci95'][1]:.3f}]")
     Console().print(table)
     for it in report.get("iterations", []):
         cells = ", ".join(f"{name} {b['after']:.3f} ({b['delta']:+.3f} vs previous, CI [{b['ci95'][0]:+.3f}, "

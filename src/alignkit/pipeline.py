@@ -155,8 +155,9 @@ class Runner:
         stage.finish(rows=len(rows), kind=cfg.kind)
         return stage
 
-    def train(self, built: Stage) -> tuple[Stage, str]:
-        """Returns the stage and the path of the trained model."""
+    def train(self, built: Stage, exclude: set[str] | None = None) -> tuple[Stage, str]:
+        """Returns the stage and the path of the trained model. Rows of groups in `exclude`
+        (held-out prompt ids) are not trained on."""
         from alignkit.errors import AlignkitError
         from alignkit.models.embedded import resolve_model_path
         from alignkit.train import DATASET_KIND, ONLINE, train
@@ -164,6 +165,7 @@ class Runner:
         cfg, method = self.recipe.train, self.recipe.train.method
         online = method in ONLINE  # trains on prompts; the signals are the reward
         extra = [self.recipe.signals, self.recipe.generate, self.recipe.build.signal] if online else []
+        extra += [sorted(exclude)] if exclude else []
         stage = self.store.stage(self._name("train"), _key("train", built.key, self.policy_key, cfg, *extra))
         model_dir = self._model_dir()
         if stage.done() and (model_dir / "config.json").is_file():
@@ -179,12 +181,12 @@ class Runner:
             reward = signal_reward(self.recipe.signals, self.recipe.build.signal, self.resolve, set(),
                                    self.recipe.generate.max_new_tokens)
         else:
-            rows = built.read_json("rows.json")
+            rows = [row for row in built.read_json("rows.json") if row["id"] not in (exclude or ())]
             needed = DATASET_KIND[method]
             if self.recipe.build.kind != needed:
                 raise AlignkitError(f"train.method {method!r} cannot use a {self.recipe.build.kind!r} dataset",
                                     where="train.method", fix=f"set build.kind: {needed} for {method} (sft: sft; "
-                                    "dpo, orpo, simpo: preference; kto: kto)")
+                                    "dpo, orpo, simpo, reward: preference; kto: kto)")
         if not rows:
             raise AlignkitError("the signal kept no training rows, so there is nothing to train on",
                                 where="build", fix="generate more samples (generate.n), more prompts (prompts.n), "
@@ -223,6 +225,8 @@ class Runner:
         t0 = time.time()
         r = self.recipe
         prompts = self.prompts()  # first, so bad prompt files fail before any model work
+        if r.train.method == "reward":
+            return self._run_reward(prompts, t0)
         before = self._timed("eval_before", self.evaluate, r.model, "before", _key(r.model))
         after, model_name, iterations = before, r.model, []
         from alignkit.train import ONLINE
@@ -266,6 +270,33 @@ class Runner:
         if r.iterations > 1:
             details["iterations"] = iterations
         atomic_write_json(self.out / "details.json", details)
+        return report
+
+
+    def _run_reward(self, prompts: Stage, t0: float) -> dict:
+        """Train a scalar reward model on the signal's preference pairs, keeping a share of the
+        prompts out, and measure it there (pair accuracy, best-of-N) instead of a policy benchmark."""
+        from alignkit.evaluate.reward_eval import evaluate_reward_model, heldout_ids, root_id
+        from alignkit.models.reward import RewardModel
+
+        r = self.recipe
+        generated = self._timed("generate", self.generate, prompts)
+        annotated = self._timed("annotate", self.annotate, generated)
+        built = self._timed("build", self.build, annotated)
+        groups = annotated.read_groups()
+        held = heldout_ids(groups, r.train.heldout_fraction, r.seed)
+        heldout = [g for g in groups if root_id(g) in held]
+        trained, model_dir = self._timed("train", self.train, built, {g.id for g in heldout})
+        self.log(f"measuring the reward model on {len(heldout)} held-out prompts")
+        benchmarks = self._timed("eval_after", evaluate_reward_model, RewardModel(model_dir), heldout,
+                                 r.build.signal, r.seed)
+        report = {"model": model_dir, "recipe": self.recipe_name, "wall_seconds": time.time() - t0,
+                  "benchmarks": benchmarks}
+        atomic_write_json(self.out / "report.json", report)
+        atomic_write_json(self.out / "details.json", {
+            "base_model": r.model, "signal": annotated.read_json("stats.json"),
+            "dataset_rows": built.manifest().get("rows"), "heldout_prompts": len(heldout),
+            "stage_seconds": self.seconds, "train": trained.read_json("train.json")})
         return report
 
 

@@ -67,7 +67,7 @@ class LoraConfig(_Strict):
 
 
 class TrainConfig(_Strict):
-    method: Literal["sft", "dpo", "kto", "orpo", "simpo", "grpo", "rloo", "none"] = "sft"
+    method: Literal["sft", "dpo", "kto", "orpo", "simpo", "grpo", "rloo", "reward", "none"] = "sft"
     epochs: float = Field(2.0, gt=0)
     learning_rate: float = Field(5e-4, gt=0)
     batch_size: int = Field(8, ge=1)
@@ -79,6 +79,7 @@ class TrainConfig(_Strict):
     max_steps: int = -1  # stop after this many optimizer steps (-1: run the epochs)
     loss_type: str | list[str] = "sigmoid"  # dpo: TRL loss type(s), e.g. [sigmoid, sft] for RPO
     loss_weights: list[float] | None = None
+    heldout_fraction: float = Field(0.25, ge=0, lt=1)  # reward: prompts kept out of training to measure the model
     lora: LoraConfig | None = LoraConfig()
     seed: int = 0
 

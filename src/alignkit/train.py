@@ -42,13 +42,15 @@ def _common_args(cfg: TrainConfig, output_dir: Path, n_rows: int) -> dict[str, A
     )
 
 
-def _peft_config(cfg: TrainConfig):
+def _peft_config(cfg: TrainConfig, task: str = "CAUSAL_LM"):
     if cfg.lora is None:
         return None
     from peft import LoraConfig
 
+    # a reward model's fresh score head must train in full next to the adapters
+    extra = {"modules_to_save": ["score"]} if task == "SEQ_CLS" else {}
     return LoraConfig(r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
-                      target_modules=cfg.lora.target_modules, task_type="CAUSAL_LM")
+                      target_modules=cfg.lora.target_modules, task_type=task, **extra)
 
 
 def _last_checkpoint(output_dir: Path) -> str | None:
@@ -61,8 +63,8 @@ def _last_checkpoint(output_dir: Path) -> str | None:
 
 
 # What each method trains on: the dataset kind the builder must produce, in TRL's columns.
-DATASET_KIND = {"sft": "sft", "dpo": "preference", "orpo": "preference", "simpo": "preference", "kto": "kto",
-                "grpo": "prompts", "rloo": "prompts"}
+DATASET_KIND = {"sft": "sft", "dpo": "preference", "reward": "preference", "orpo": "preference",
+                "simpo": "preference", "kto": "kto", "grpo": "prompts", "rloo": "prompts"}
 COLUMNS = {"sft": ["prompt", "completion"], "preference": ["prompt", "chosen", "rejected"],
            "kto": ["prompt", "completion", "label"], "prompts": ["prompt", "meta"]}
 ONLINE = ("grpo", "rloo")
@@ -71,21 +73,27 @@ ONLINE = ("grpo", "rloo")
 def train(method: str, rows: list[dict], cfg: TrainConfig, model_path: str, work_dir: Path,
           out_dir: Path, reward=None, generation=None) -> dict[str, Any]:
     """Train `model_path` on `rows` with TRL; save the merged model to `out_dir`. Online methods
-    (grpo, rloo) take prompt rows, a `reward` function and the `generation` settings."""
+    (grpo, rloo) take prompt rows, a `reward` function and the `generation` settings. `reward`
+    trains a scalar reward model (a one-output classification head) on preference rows."""
     import torch
     from datasets import Dataset
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
 
     torch.manual_seed(cfg.seed)
     tokenizer = AutoTokenizer.from_pretrained(model_path)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
+    if method == "reward":  # the head is new: seeded above, so the same seed gives the same start
+        model = AutoModelForSequenceClassification.from_pretrained(model_path, num_labels=1, dtype=torch.float32)
+        model.config.pad_token_id = tokenizer.pad_token_id
+    else:
+        model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
     columns = COLUMNS[DATASET_KIND[method]]
     dataset = Dataset.from_list([{k: r[k] for k in columns} for r in rows])
     ckpt_dir = work_dir / "checkpoints"
     args = _common_args(cfg, ckpt_dir, len(rows))
-    common = dict(model=model, train_dataset=dataset, processing_class=tokenizer, peft_config=_peft_config(cfg))
+    common = dict(model=model, train_dataset=dataset, processing_class=tokenizer,
+                  peft_config=_peft_config(cfg, "SEQ_CLS" if method == "reward" else "CAUSAL_LM"))
     if method == "sft":
         from trl import SFTConfig, SFTTrainer
 
@@ -96,6 +104,10 @@ def train(method: str, rows: list[dict], cfg: TrainConfig, model_path: str, work
         losses = [cfg.loss_type] if isinstance(cfg.loss_type, str) else cfg.loss_type
         trainer = DPOTrainer(args=DPOConfig(**args, beta=cfg.beta, loss_type=losses,
                                             loss_weights=cfg.loss_weights), **common)
+    elif method == "reward":  # centred rewards: 0 means "average", a usable rejection threshold
+        from trl import RewardConfig, RewardTrainer
+
+        trainer = RewardTrainer(args=RewardConfig(**args, center_rewards_coefficient=0.01), **common)
     elif method == "kto":
         from trl import KTOConfig, KTOTrainer
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 import typer
@@ -73,7 +74,7 @@ def demo(out: Path = typer.Option(Path("runs/demo"), "--out", help="run director
 
 
 @app.command(name="eval")
-def eval_(model: str = typer.Option(..., "--model", help="model: `embedded`, a path or a hub id"),
+def eval_(model: str = typer.Option(..., "--model", help="model: `embedded`, a path, a hub id or openai:NAME@URL"),
           bench: str = typer.Option("ifeval_heldout", "--bench", help="benchmark name(s), comma-separated"),
           out: Path = typer.Option(..., "--out", help="output directory"),
           n: int = typer.Option(100, "--n", help="items per benchmark"),
@@ -87,15 +88,13 @@ def eval_(model: str = typer.Option(..., "--model", help="model: `embedded`, a p
             raise AlignkitError(f"unknown benchmark {name!r}", where="--bench",
                                 fix=f"choose from: {', '.join(sorted(BENCHMARKS))}")
     _quiet_libraries()
-    import time
-
     from alignkit.data.store import atomic_write_json
     from alignkit.evaluate.benchmarks import run_benchmark
     from alignkit.evaluate.stats import bootstrap_ci
-    from alignkit.models.hf import HFBackend
+    from alignkit.models import load_backend
 
     t0 = time.time()
-    backend = HFBackend(model)
+    backend = load_backend(model)
     out.mkdir(parents=True, exist_ok=True)
     report = {"model": model, "recipe": None, "wall_seconds": 0.0, "benchmarks": {}}
     for name in names:
@@ -108,6 +107,33 @@ def eval_(model: str = typer.Option(..., "--model", help="model: `embedded`, a p
     atomic_write_json(out / "report.json", report)
     for name, b in report["benchmarks"].items():
         typer.echo(f"{name}: {b['score']:.3f}  95% CI [{b['ci95'][0]:.3f}, {b['ci95'][1]:.3f}]  n={b['n']}")
+
+
+@app.command()
+def serve(model: str = typer.Argument(..., help="model: `embedded`, a local path or a hub id"),
+          host: str = typer.Option("127.0.0.1", "--host", help="address to bind (0.0.0.0: every interface)"),
+          port: int = typer.Option(8000, "--port", help="port (0: any free port)"),
+          name: str = typer.Option(None, "--name", help="model name the API reports (default: MODEL)"),
+          batch_size: int = typer.Option(32, "--batch-size")) -> None:
+    """Serve a model over an OpenAI-compatible chat-completions API."""
+    _quiet_libraries()
+    from alignkit.models.hf import HFBackend
+    from alignkit.serve import start_server
+
+    backend = HFBackend(model, batch_size=batch_size)
+    try:
+        httpd = start_server(backend, name or model, host, port)
+    except OSError as exc:
+        raise AlignkitError(f"cannot listen on {host}:{port}: {exc.strerror}", where="--port",
+                            fix="choose a free port (or --port 0 for any)") from None
+    h, p = httpd.server_address[:2]
+    typer.echo(f"serving {name or model} at http://{h}:{p}/v1  (use it as the model spec "
+               f"openai:{name or model}@http://{h}:{p}/v1; Ctrl-C stops)", err=False)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        httpd.shutdown()
 
 
 @app.command()

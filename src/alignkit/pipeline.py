@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 
 from alignkit.data.store import RunStore, Stage, atomic_write_json
 from alignkit.recipe import Recipe
-from alignkit.types import Candidate, Group, content_hash
+from alignkit.types import Group, content_hash
 
 
 def _key(*parts: Any) -> str:
@@ -43,6 +43,12 @@ class Runner:
 
     def _model_dir(self) -> Path:
         return self.out / ("model" if self.recipe.iterations == 1 else f"model_it{self.iteration}")
+
+    def _ray(self):
+        from alignkit.executors import RayExecutor
+
+        cfg = self.recipe.ray
+        return RayExecutor(cfg.actors, cfg.cpus_per_actor, cfg.address)
 
     def resolve(self, spec: str):
         """Backend for a model spec; "policy" is the model being aligned in this iteration."""
@@ -91,26 +97,28 @@ class Runner:
         sampling = Sampling(n=cfg.n, temperature=cfg.temperature, top_p=cfg.top_p,
                             max_new_tokens=cfg.max_new_tokens, seed=seed)
         if todo and cfg.n > 0:
-            backend = self.backend(self.policy, cfg.batch_size)
+            from alignkit.executors import generate_shard
+
             total = sum(len(shards[i]) for i in todo) * cfg.n
             with tqdm(total=total, desc="generate", unit="sample") as bar:
-                for i in todo:
-                    shard = shards[i]
-                    system = [{"role": "system", "content": cfg.system_prompt}] if cfg.system_prompt else []
-                    convs = [system + g.prompt.messages for g in shard]
-                    outs = backend.generate(convs, sampling, progress=bar.update, details=True)
-                    origin = {"model": self.policy, **sampling.as_origin(),
-                              "system_prompt": cfg.system_prompt}
-                    for g, texts in zip(shard, outs):
-                        g.candidates = [Candidate(t, dict(origin, sample=k, finish_reason=f))
-                                        for k, (t, f) in enumerate(texts)]
-                    stage.write_shard(i, shard)
+                if self.recipe.executor == "ray":
+                    pieces = self._ray().generate([(i, shards[i]) for i in todo], self.policy, cfg.batch_size,
+                                                  sampling, cfg.system_prompt)
+                    for i, shard in pieces:
+                        stage.write_shard(i, shard)
+                        bar.update(len(shard) * cfg.n)
+                else:
+                    backend = self.backend(self.policy, cfg.batch_size)
+                    for i in todo:
+                        stage.write_shard(i, generate_shard(backend, shards[i], sampling, cfg.system_prompt,
+                                                            self.policy, progress=bar.update))
         for i in todo if cfg.n == 0 else []:
             stage.write_shard(i, shards[i])
         stage.finish(rows=len(groups), shards=len(shards))
         return stage
 
     def annotate(self, generated: Stage) -> Stage:
+        from alignkit.executors import annotation_step
         from alignkit.signals.base import get_signal
 
         stage = self.store.stage(self._name("annotate"),
@@ -121,11 +129,14 @@ class Runner:
         summaries = {}
         for scfg in self.recipe.signals:
             signal = get_signal(scfg.name)(**scfg.params).bind(self.resolve)
-            step = 64 if signal.uses_model else 16  # model signals batch across more groups
-            annotated = []
-            for i in tqdm(range(0, len(groups), step), desc=f"annotate:{scfg.name}", unit="batch"):
-                annotated.extend(signal.annotate(groups[i : i + step]))
-            groups = annotated
+            step = annotation_step(signal)
+            chunks = [groups[i : i + step] for i in range(0, len(groups), step)]
+            if self.recipe.executor == "ray":
+                self.log(f"annotate:{scfg.name}: {len(chunks)} chunks on Ray")
+                groups = self._ray().annotate(signal, chunks, self.policy, self.recipe.generate.batch_size)
+            else:
+                groups = [g for chunk in tqdm(chunks, desc=f"annotate:{scfg.name}", unit="batch")
+                          for g in signal.annotate(chunk)]
             if summary := signal.summary():
                 summaries[scfg.name] = summary
         stage.write_groups(groups)

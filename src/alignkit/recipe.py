@@ -102,13 +102,20 @@ class EvaluateConfig(_Strict):
         return names
 
 
+class RayConfig(_Strict):
+    actors: int = Field(2, ge=1)  # one model per actor
+    cpus_per_actor: int = Field(1, ge=1)  # also the actor's torch threads
+    address: str | None = None  # a cluster to join; default RAY_ADDRESS, else a local cluster
+
+
 class Recipe(_Strict):
     name: str
     description: str = ""
     model: str = "embedded"
     seed: int = 0
     iterations: int = Field(1, ge=1)  # k > 1: each iteration generates, annotates and trains from the last model
-    executor: Literal["local"] = "local"
+    executor: Literal["local", "ray"] = "local"  # where generation and annotation run
+    ray: RayConfig = RayConfig()
     prompts: PromptsConfig = PromptsConfig()
     generate: GenerateConfig = GenerateConfig()
     signals: list[SignalConfig] = Field(min_length=1)

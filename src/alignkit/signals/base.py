@@ -3,6 +3,7 @@ usable from a recipe by name."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from typing import Any, ClassVar, Literal
 
@@ -32,6 +33,8 @@ class Signal:
     def __init__(self, **params: Any) -> None:
         self.params = params
         self._resolve: Callable[[str], Any] | None = None
+        # run-level tallies behind summary(); plain counts, so tallies from parallel workers add up
+        self.counts: Counter[str] = Counter()
 
     def bind(self, resolve: Callable[[str], Any]) -> Signal:
         """Give the signal a way to reach models: `resolve(spec) -> Backend`."""
@@ -50,7 +53,8 @@ class Signal:
         raise NotImplementedError
 
     def summary(self) -> dict[str, Any]:
-        """Run-level facts about the signal (e.g. a judge's position consistency) for the report."""
+        """Run-level facts about the signal (e.g. a judge's position consistency) for the report,
+        computed from `self.counts`."""
         return {}
 
 

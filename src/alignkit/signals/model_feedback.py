@@ -61,10 +61,6 @@ class PairwiseJudge(Signal):
         "rate is reported in the signal summary."
     )
 
-    def __init__(self, **params) -> None:
-        super().__init__(**params)
-        self.pairs = self.consistent = self.ties = 0
-
     def _verdicts(self, judge, convs: list[list[dict]], mode: str) -> list[str | None]:
         if mode == "logprob":
             margin = float(self.params.get("margin", 0.0))
@@ -96,9 +92,7 @@ class PairwiseJudge(Signal):
         group_pairs: dict[int, list[bool]] = {}
         for (g, i, j), v1, v2 in zip(jobs, first, swapped):
             winner, consistent = combine(v1, v2)
-            self.pairs += 1
-            self.consistent += consistent
-            self.ties += winner == "tie"
+            self.counts.update(pairs=1, consistent=int(consistent), ties=int(winner == "tie"))
             gi, gj = {"x": (1.0, 0.0), "y": (0.0, 1.0), "tie": (0.5, 0.5)}[winner]
             points.setdefault((id(g), i), []).append(gi)
             points.setdefault((id(g), j), []).append(gj)
@@ -118,8 +112,9 @@ class PairwiseJudge(Signal):
         return groups
 
     def summary(self) -> dict:
-        return {"pairs": self.pairs, "position_consistency": self.consistent / self.pairs if self.pairs else None,
-                "tie_rate": self.ties / self.pairs if self.pairs else None}
+        pairs = self.counts["pairs"]
+        return {"pairs": pairs, "position_consistency": self.counts["consistent"] / pairs if pairs else None,
+                "tie_rate": self.counts["ties"] / pairs if pairs else None}
 
 
 @register
@@ -226,10 +221,6 @@ class Verifier(Signal):
         "datasets (build.kind: kto) directly."
     )
 
-    def __init__(self, **params) -> None:
-        super().__init__(**params)
-        self.seen = self.accepted = 0
-
     def _probabilities(self, convs: list[list[dict]], texts: list[tuple[Group, str]], mode: str) -> list[float]:
         if mode == "classifier":
             from alignkit.models.reward import load_reward_model
@@ -261,12 +252,12 @@ class Verifier(Signal):
         prov = {"signal": self.name, "scoring": mode, "threshold": threshold, "template": "verify-v1"}
         for (_, c), p in zip(todo, probs):
             ok = p >= threshold
-            self.seen += 1
-            self.accepted += ok
+            self.counts.update(seen=1, accepted=int(ok))
             c.annotations.append(Annotation(self.name, "label", 1.0 if ok else 0.0,
                                             f"{'correct' if ok else 'incorrect'} (P={p:.3f})", prov))
             c.annotations.append(Annotation(f"{self.name}.p", "score", p, "probability the answer is correct", prov))
         return groups
 
     def summary(self) -> dict:
-        return {"candidates": self.seen, "accepted_rate": self.accepted / self.seen if self.seen else None}
+        seen = self.counts["seen"]
+        return {"candidates": seen, "accepted_rate": self.counts["accepted"] / seen if seen else None}

@@ -1,0 +1,177 @@
+"""Where generation and annotation run: in this process (`executor: local`) or on a Ray
+cluster (`executor: ray`), as Ray Data `map_batches` over an actor pool with one model per
+actor.
+
+Both executors cut the work the same way (generation by store shard, annotation by the
+same chunks of groups) and call the same functions on each piece, so a recipe gives the
+same rows either way given the same seeds; the driver writes every finished shard to the
+store as it arrives, so resume works the same too.
+
+Ray: `ray.init()` joins the cluster named by RAY_ADDRESS (or `ray.address` in the recipe);
+without one it starts a local cluster with `ray.actors × ray.cpus_per_actor` CPUs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import asdict
+from typing import Any
+
+from alignkit.models.base import Sampling
+from alignkit.types import Candidate, Group
+
+
+def generate_shard(backend: Any, shard: list[Group], sampling: Sampling, system_prompt: str | None, policy: str,
+                   progress: Callable[[int], None] | None = None) -> list[Group]:
+    """Sample `sampling.n` candidates for each group of one shard (the unit of resume)."""
+    system = [{"role": "system", "content": system_prompt}] if system_prompt else []
+    outs = backend.generate([system + g.prompt.messages for g in shard], sampling, progress=progress, details=True)
+    origin = {"model": policy, **sampling.as_origin(), "system_prompt": system_prompt}
+    for g, texts in zip(shard, outs):
+        g.candidates = [Candidate(t, dict(origin, sample=k, finish_reason=f)) for k, (t, f) in enumerate(texts)]
+    return shard
+
+
+def annotation_step(signal: Any) -> int:
+    """Groups per annotate call: model signals batch across more groups."""
+    return 64 if signal.uses_model else 16
+
+
+class ModelCache:
+    """Backends by spec, loaded once; "policy" is the model being aligned."""
+
+    def __init__(self, policy: str, batch_size: int):
+        self.policy, self.batch_size, self.backends = policy, batch_size, {}
+
+    def __call__(self, spec: str) -> Any:
+        from alignkit.models import load_backend
+
+        spec = self.policy if spec == "policy" else spec
+        if spec not in self.backends:
+            self.backends[spec] = load_backend(spec, self.batch_size)
+        return self.backends[spec]
+
+
+# -- Ray ---------------------------------------------------------------------------------------
+
+def _pack(groups: list[Group]) -> str:
+    return json.dumps([g.to_row() for g in groups])
+
+
+def _unpack(text: str) -> list[Group]:
+    return [Group.from_row(r) for r in json.loads(text)]
+
+
+class _GenerateActor:
+    """One model per actor; each call generates whole shards."""
+
+    def __init__(self, policy: str, batch_size: int, sampling: dict, system_prompt: str | None, threads: int):
+        import torch
+
+        torch.set_num_threads(threads)
+        self.models = ModelCache(policy, batch_size)
+        self.policy, self.sampling, self.system_prompt = policy, Sampling(**sampling), system_prompt
+
+    def __call__(self, batch: dict) -> dict:
+        out = [_pack(generate_shard(self.models("policy"), _unpack(rows), self.sampling, self.system_prompt,
+                                    self.policy)) for rows in batch["rows"]]
+        return {"index": batch["index"], "rows": out}
+
+
+class _AnnotateActor:
+    """One signal instance per chunk (so its tallies are per chunk), models cached per actor."""
+
+    def __init__(self, name: str, params: dict, policy: str, batch_size: int, threads: int):
+        import torch
+
+        from alignkit.signals.base import get_signal
+
+        torch.set_num_threads(threads)
+        self.cls, self.params, self.models = get_signal(name), params, ModelCache(policy, batch_size)
+
+    def __call__(self, batch: dict) -> dict:
+        rows, counts = [], []
+        for packed in batch["rows"]:
+            signal = self.cls(**self.params).bind(self.models)
+            rows.append(_pack(signal.annotate(_unpack(packed))))
+            counts.append(json.dumps(dict(signal.counts)))
+        return {"index": batch["index"], "rows": rows, "counts": counts}
+
+
+def _annotate_task(batch: dict, name: str, params: dict) -> dict:
+    """A signal without a model runs as plain Ray tasks: no actor to start, and Ray's reused
+    worker processes keep their imports."""
+    from alignkit.signals.base import get_signal
+
+    rows, counts = [], []
+    for packed in batch["rows"]:
+        signal = get_signal(name)(**params)
+        rows.append(_pack(signal.annotate(_unpack(packed))))
+        counts.append(json.dumps(dict(signal.counts)))
+    return {"index": batch["index"], "rows": rows, "counts": counts}
+
+
+class RayExecutor:
+    def __init__(self, actors: int = 2, cpus_per_actor: int = 1, address: str | None = None):
+        self.actors, self.cpus, self.address = actors, cpus_per_actor, address
+
+    def _init(self) -> None:
+        import os
+
+        import ray
+
+        if ray.is_initialized():
+            return
+        address = self.address or os.environ.get("RAY_ADDRESS")
+        kwargs: dict[str, Any] = dict(include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
+        if address:
+            ray.init(address=address, **kwargs)
+        else:
+            ray.init(num_cpus=self.actors * self.cpus, **kwargs)
+        import logging
+
+        from ray.data import DataContext
+
+        DataContext.get_current().enable_progress_bars = False
+        logging.getLogger("ray.data").setLevel(logging.WARNING)  # the stage's own progress bar reports
+
+    def _map(self, items: list[tuple[int, list[Group]]], fn: Any, kwargs: dict) -> Iterator[dict]:
+        """Each item (an index and its groups) through `fn`: a class runs on an actor pool
+        (constructed once per actor with `kwargs`), a function as tasks (called with `kwargs`)."""
+        import ray.data
+
+        self._init()
+        ds = ray.data.from_items([{"index": i, "rows": _pack(g)} for i, g in items],
+                                 override_num_blocks=max(1, len(items)))
+        if isinstance(fn, type):
+            pool = ray.data.ActorPoolStrategy(size=min(self.actors, max(1, len(items))))
+            ds = ds.map_batches(fn, batch_size=1, compute=pool, num_cpus=self.cpus, fn_constructor_kwargs=kwargs)
+        else:
+            ds = ds.map_batches(fn, batch_size=1, num_cpus=self.cpus, fn_kwargs=kwargs)
+        for batch in ds.iter_batches(batch_size=1, batch_format="numpy"):
+            yield {k: v[0] for k, v in batch.items()}
+
+    def generate(self, shards: list[tuple[int, list[Group]]], policy: str, batch_size: int, sampling: Sampling,
+                 system_prompt: str | None) -> Iterator[tuple[int, list[Group]]]:
+        """Yields (shard index, generated groups) as shards finish, in any order."""
+        kwargs = dict(policy=policy, batch_size=batch_size, sampling=asdict(sampling),
+                      system_prompt=system_prompt, threads=self.cpus)
+        for row in self._map(shards, _GenerateActor, kwargs):
+            yield int(row["index"]), _unpack(str(row["rows"]))
+
+    def annotate(self, signal: Any, chunks: list[list[Group]], policy: str, batch_size: int) -> list[Group]:
+        """Runs `signal` (its class and params) over the chunks on the actors; returns the groups
+        in chunk order and adds the chunks' tallies to `signal.counts`."""
+        if signal.uses_model:
+            fn: Any = _AnnotateActor
+            kwargs = dict(name=signal.name, params=signal.params, policy=policy, batch_size=batch_size,
+                          threads=self.cpus)
+        else:
+            fn, kwargs = _annotate_task, dict(name=signal.name, params=signal.params)
+        done: dict[int, list[Group]] = {}
+        for row in self._map(list(enumerate(chunks)), fn, kwargs):
+            done[int(row["index"])] = _unpack(str(row["rows"]))
+            signal.counts.update(Counter(json.loads(str(row["counts"]))))
+        return [g for i in range(len(chunks)) for g in done[i]]

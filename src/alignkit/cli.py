@@ -54,11 +54,12 @@ def validate(recipe: Path = typer.Argument(..., help="recipe YAML"),
 @app.command()
 def run(recipe: Path = typer.Argument(..., help="recipe YAML"),
         out: Path = typer.Option(None, "--out", help="run directory (default runs/NAME)"),
-        set_: list[str] = typer.Option([], "--set", help="override: key.path=value")) -> None:
+        set_: list[str] = typer.Option([], "--set", help="override: key.path=value"),
+        executor: str = typer.Option(None, "--executor", help="local or ray (overrides the recipe)")) -> None:
     """Run a recipe end to end; re-running skips finished stages."""
     from alignkit.recipe import load_recipe
 
-    r = load_recipe(recipe, set_)
+    r = load_recipe(recipe, [*set_, *([f"executor={executor}"] if executor else [])])
     _quiet_libraries()
     from alignkit.pipeline import run_recipe
 
@@ -70,7 +71,7 @@ def run(recipe: Path = typer.Argument(..., help="recipe YAML"),
 def demo(out: Path = typer.Option(Path("runs/demo"), "--out", help="run directory"),
          set_: list[str] = typer.Option([], "--set", help="override: key.path=value")) -> None:
     """Align the embedded model with the default recipe and print before/after."""
-    run(repo_recipes_dir() / f"{DEFAULT_RECIPE}.yaml", out, set_)
+    run(repo_recipes_dir() / f"{DEFAULT_RECIPE}.yaml", out, set_, None)
 
 
 @app.command(name="eval")

@@ -6,12 +6,16 @@ from typing import Any
 
 
 def load_backend(spec: str, batch_size: int = 32) -> Any:
-    """`openai:MODEL@URL` -> the OpenAI-compatible backend; anything else (`embedded`, a local
-    path, a hub id) -> the transformers backend."""
+    """`openai:MODEL@URL` -> the OpenAI-compatible backend; `vllm:MODEL` -> vLLM's engine (GPU);
+    anything else (`embedded`, a local path, a hub id) -> the transformers backend."""
     if spec.startswith("openai:"):
         from alignkit.models.openai import OpenAIBackend
 
         return OpenAIBackend.from_spec(spec)
+    if spec.startswith("vllm:"):
+        from alignkit.models.vllm import VLLMBackend
+
+        return VLLMBackend(spec)
     from alignkit.models.hf import HFBackend
 
     return HFBackend(spec, batch_size=batch_size)

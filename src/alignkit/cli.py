@@ -55,11 +55,16 @@ def validate(recipe: Path = typer.Argument(..., help="recipe YAML"),
 def run(recipe: Path = typer.Argument(..., help="recipe YAML"),
         out: Path = typer.Option(None, "--out", help="run directory (default runs/NAME)"),
         set_: list[str] = typer.Option([], "--set", help="override: key.path=value"),
-        executor: str = typer.Option(None, "--executor", help="local or ray (overrides the recipe)")) -> None:
+        executor: str = typer.Option(None, "--executor", help="local or ray (overrides the recipe)"),
+        launcher: str = typer.Option(None, "--launcher", help="none, accelerate or torchrun: how training runs"),
+        accelerate_config: Path = typer.Option(None, "--accelerate-config", help="accelerate config file")) -> None:
     """Run a recipe end to end; re-running skips finished stages."""
     from alignkit.recipe import load_recipe
 
-    r = load_recipe(recipe, [*set_, *([f"executor={executor}"] if executor else [])])
+    extra = [f"executor={executor}"] if executor else []
+    extra += [f"train.launcher={launcher}"] if launcher else []
+    extra += [f"train.accelerate_config={accelerate_config}"] if accelerate_config else []
+    r = load_recipe(recipe, [*set_, *extra])
     _quiet_libraries()
     from alignkit.pipeline import run_recipe
 
@@ -71,7 +76,7 @@ def run(recipe: Path = typer.Argument(..., help="recipe YAML"),
 def demo(out: Path = typer.Option(Path("runs/demo"), "--out", help="run directory"),
          set_: list[str] = typer.Option([], "--set", help="override: key.path=value")) -> None:
     """Align the embedded model with the default recipe and print before/after."""
-    run(repo_recipes_dir() / f"{DEFAULT_RECIPE}.yaml", out, set_, None)
+    run(repo_recipes_dir() / f"{DEFAULT_RECIPE}.yaml", out, set_, None, None, None)
 
 
 @app.command(name="eval")

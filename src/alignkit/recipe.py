@@ -82,6 +82,9 @@ class TrainConfig(_Strict):
     heldout_fraction: float = Field(0.25, ge=0, lt=1)  # reward: prompts kept out of training to measure the model
     lora: LoraConfig | None = LoraConfig()
     seed: int = 0
+    launcher: Literal["none", "accelerate", "torchrun"] = "none"  # train in separate launched processes
+    accelerate_config: str | None = None  # launcher accelerate: a config file, e.g. configs/accelerate/ddp.yaml
+    processes: int = Field(2, ge=1)  # launcher torchrun: processes on this machine (DDP; gloo on CPU)
 
 
 class EvaluateConfig(_Strict):

@@ -127,17 +127,7 @@ def train(method: str, rows: list[dict], cfg: TrainConfig, model_path: str, work
     else:
         raise ValueError(f"unknown training method {method!r}")
     result = trainer.train(resume_from_checkpoint=_last_checkpoint(ckpt_dir))
-    trained = trainer.model
-    if hasattr(trained, "merge_and_unload"):
-        trained = trained.merge_and_unload()
-    tmp = out_dir.with_name(out_dir.name + ".tmp")
-    trained.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    if out_dir.exists():
-        import shutil
-
-        shutil.rmtree(out_dir)
-    os.replace(tmp, out_dir)
+    _save(trainer, tokenizer, out_dir)
     logs = [h for h in trainer.state.log_history if "loss" in h]
     info = {"method": method, "rows": len(rows), "steps": trainer.state.global_step,
             "train_loss": result.training_loss, "first_loss": logs[0]["loss"] if logs else None,
@@ -147,6 +137,38 @@ def train(method: str, rows: list[dict], cfg: TrainConfig, model_path: str, work
         k = max(1, len(rewards) // 10)
         info.update(reward_first=sum(rewards[:k]) / k, reward_last=sum(rewards[-k:]) / k)
     return info
+
+
+def _save(trainer, tokenizer, out_dir: Path) -> None:
+    """Merge a LoRA adapter into the weights and save a plain checkpoint, atomically; under a
+    distributed launch only the main process writes. FSDP and DeepSpeed shard the weights, so
+    there the trainer gathers them first (collective), and the main process merges."""
+    import shutil
+
+    acc = trainer.accelerator
+    tmp = out_dir.with_name(out_dir.name + ".tmp")
+    if getattr(trainer, "is_fsdp_enabled", False) or getattr(trainer, "is_deepspeed_enabled", False):
+        trainer.save_model(str(tmp))  # every process takes part; untested here (no GPUs)
+        acc.wait_for_everyone()
+        if not acc.is_main_process:
+            return
+        if (tmp / "adapter_config.json").is_file():
+            from peft import AutoPeftModelForCausalLM
+
+            merged = AutoPeftModelForCausalLM.from_pretrained(str(tmp)).merge_and_unload()
+            shutil.rmtree(tmp)
+            merged.save_pretrained(tmp)
+    else:
+        if not acc.is_main_process:
+            return
+        trained = trainer.model
+        if hasattr(trained, "merge_and_unload"):
+            trained = trained.merge_and_unload()
+        trained.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    os.replace(tmp, out_dir)
 
 
 def _as_set(value) -> set:

@@ -1,0 +1,29 @@
+"""One training job under a distributed launcher: `accelerate launch ... -m alignkit.train_worker
+JOB.json`. Every process runs this; TRL's trainer shards the data across them, and the main
+process saves the model and writes the job's info file."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+
+def main(job_path: str) -> None:
+    from alignkit.recipe import TrainConfig
+    from alignkit.train import train
+
+    job = json.loads(Path(job_path).read_text())
+    rows = json.loads(Path(job["rows"]).read_text())
+    info = train(job["method"], rows, TrainConfig.model_validate(job["cfg"]), job["model"], Path(job["work_dir"]),
+                 Path(job["out_dir"]))
+    if int(os.environ.get("RANK", "0")) == 0:
+        info["processes"] = int(os.environ.get("WORLD_SIZE", "1"))
+        tmp = Path(job["info"] + ".tmp")
+        tmp.write_text(json.dumps(info))
+        os.replace(tmp, job["info"])
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

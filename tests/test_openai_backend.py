@@ -3,6 +3,7 @@ the official `openai` client. Faults a healthy server never shows (429s, 5xx, a 
 ignores `n`, a slow server) come from FaultProxy, a named fault injector that sits between
 the client and the real server."""
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -216,6 +217,36 @@ def test_alignkit_serve_command_serves_the_openai_client(tiny_model_dir):
         backend = OpenAIBackend.from_spec(f"openai:served@{url}")
         assert [len(r) for r in backend.generate(CONVS[:1], Sampling(n=2, max_new_tokens=4))] == [2]
         assert openai.OpenAI(base_url=url, api_key="x").models.list().data[0].id == "served"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None,
+                    reason="llama-cpp-python's server is not installed (its build takes ~15 min; not in CI)")
+def test_llama_cpp_server_with_the_embedded_gguf(tmp_path):
+    """Optional: llama.cpp's own server, which ignores n>1; the backend must notice and still
+    return n samples per conversation."""
+    import socket
+
+    from alignkit.models.embedded import gguf_path
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(gguf_path()), "--host",
+                             "127.0.0.1", "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}/v1"
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(url + "/models", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.5)
+        backend = OpenAIBackend("smollm2", url)
+        out = backend.generate(CONVS[:2], Sampling(n=3, temperature=1.0, max_new_tokens=8))
+        assert [len(r) for r in out] == [3, 3]
     finally:
         proc.terminate()
         proc.wait(timeout=30)

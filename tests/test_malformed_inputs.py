@@ -1,0 +1,162 @@
+"""Malformed and hostile input across recipes, --set, prompt files, model paths, benchmarks
+and constitutions: each gets one clear message naming the problem (and where), a fix, and
+a non-zero exit; never a traceback. Runs the CLI's own `main()` in-process (same code path
+as the `alignkit` command, minus the interpreter start) so the suite stays fast."""
+
+import sys
+
+import pytest
+from conftest import REPO
+
+from alignkit.cli import main
+
+GOOD = (REPO / "recipes" / "verifiable_instructions.yaml").read_text()
+SIGNALS = "signals:\n  - name: verifiable_instructions\n"
+
+
+def cli(capsys, monkeypatch, *args):
+    monkeypatch.setattr(sys, "argv", ["alignkit", *args])
+    with pytest.raises(SystemExit) as exit_:
+        main()
+    out = capsys.readouterr()
+    return exit_.value.code, out.out + out.err
+
+
+# -- recipes (alignkit validate) ----------------------------------------------------------------
+RECIPES = [
+    ("tab indentation", "name: x\nsignals:\n\t- name: verifiable_instructions\n", ["invalid YAML", "r.yaml:3"]),
+    ("unclosed bracket", "name: x\n" + SIGNALS + "train: {lora: [1, 2\n", ["invalid YAML"]),
+    ("a list, not a mapping", "- name: x\n", ["must be a YAML mapping"]),
+    ("empty file", "", ["must be a YAML mapping"]),
+    ("unknown top-level field", "name: x\ncolour: blue\n" + SIGNALS, ["r.yaml:2", "`colour`", "unknown field"]),
+    ("unknown nested field", "name: x\n" + SIGNALS + "train:\n  lr: 0.1\n", ["r.yaml:5", "`train.lr`"]),
+    ("wrong type", "name: x\n" + SIGNALS + "prompts:\n  n: lots\n", ["`prompts.n`", "integer"]),
+    ("out of range", "name: x\n" + SIGNALS + "generate:\n  n: -1\n", ["`generate.n`", "greater than or equal"]),
+    ("no signals", "name: x\n", ["`signals`", "Field required"]),
+    ("empty signals", "name: x\nsignals: []\n", ["`signals`", "at least 1"]),
+    ("unknown signal", "name: x\nsignals:\n  - name: vibes\n", ["unknown signal 'vibes'", "code_execution"]),
+    ("unknown benchmark", "name: x\n" + SIGNALS + "evaluate:\n  benchmarks: [mmlu]\n", ["unknown benchmark 'mmlu'"]),
+    ("bad executor", "name: x\nexecutor: spark\n" + SIGNALS, ["`executor`", "'local' or 'ray'"]),
+    ("bad train.method", "name: x\n" + SIGNALS + "train:\n  method: ppo\n", ["`train.method`"]),
+    ("bad build.kind", "name: x\n" + SIGNALS + "build:\n  kind: pairs\n", ["`build.kind`"]),
+    ("signal params not a mapping", "name: x\nsignals:\n  - name: verifiable_instructions\n    params: [1]\n",
+     ["`signals.0.params`"]),
+    ("missing name", SIGNALS, ["`name`", "Field required"]),
+]
+
+
+@pytest.mark.parametrize("case, text, needles", RECIPES, ids=[r[0] for r in RECIPES])
+def test_malformed_recipe(case, text, needles, tmp_path, capsys, monkeypatch):
+    path = tmp_path / "r.yaml"
+    path.write_text(text)
+    code, out = cli(capsys, monkeypatch, "validate", str(path))
+    assert code != 0 and "Traceback" not in out and "fix:" in out
+    for needle in needles:
+        assert needle in out, out
+
+
+def test_recipe_that_is_not_utf8_or_not_a_file(tmp_path, capsys, monkeypatch):
+    path = tmp_path / "r.yaml"
+    path.write_bytes(b"name: caf\xe9\n")
+    code, out = cli(capsys, monkeypatch, "validate", str(path))
+    assert code != 0 and "not UTF-8" in out and "Traceback" not in out
+    code, out = cli(capsys, monkeypatch, "validate", str(tmp_path))
+    assert code != 0 and "not found" in out
+    code, out = cli(capsys, monkeypatch, "validate", str(tmp_path / "nope.yaml"))
+    assert code != 0 and "not found" in out
+
+
+# -- --set --------------------------------------------------------------------------------------
+SETS = [
+    ("no equals sign", "prompts.n", ["--set", "key.path=value"]),
+    ("empty key", "=3", ["--set"]),
+    ("through a scalar", "name.x=1", ["cannot set 'name.x'"]),
+    ("unknown field", "train.colour=1", ["`train.colour`", "unknown field"]),
+    ("wrong type", "train.epochs=abc", ["`train.epochs`"]),
+    ("list index out of range", "signals.5.name=x", ["cannot set"]),
+]
+
+
+@pytest.mark.parametrize("case, item, needles", SETS, ids=[s[0] for s in SETS])
+def test_bad_set(case, item, needles, capsys, monkeypatch):
+    code, out = cli(capsys, monkeypatch, "validate", str(REPO / "recipes" / "verifiable_instructions.yaml"),
+                    "--set", item)
+    assert code != 0 and "Traceback" not in out
+    for needle in needles:
+        assert needle in out, out
+
+
+# -- prompt files (alignkit run: the prompts stage runs before any model work) -------------------
+PROMPT_FILES = [
+    ("bad JSON line", b'{"prompt": "ok"}\n{not json}\n', [":2", "invalid JSON"]),
+    ("missing columns", b'{"text": "hello"}\n', ["missing column `messages` or `prompt`", "text"]),
+    ("empty file", b"", ["no rows"]),
+    ("only blank lines", b"\n\n  \n", ["no rows"]),
+    ("not UTF-8", b'{"prompt": "caf\xe9"}\n', [":1", "not UTF-8"]),
+    ("10 MB single line", b"x" * (10 * 2**20) + b"\n", [":1", "invalid JSON"]),
+    ("messages not a list", b'{"messages": "hi"}\n', ["`messages` must be"]),
+    ("message without content", b'{"messages": [{"role": "user"}]}\n', ["`messages` must be"]),
+    ("meta not an object", b'{"prompt": "hi", "meta": [1]}\n', ["`meta` must be an object"]),
+    ("a row that is not an object", b'["hi"]\n', ["expected a JSON object"]),
+]
+
+
+@pytest.mark.parametrize("case, content, needles", PROMPT_FILES, ids=[p[0] for p in PROMPT_FILES])
+def test_malformed_prompt_file(case, content, needles, tmp_path, capsys, monkeypatch):
+    data = tmp_path / "prompts.jsonl"
+    data.write_bytes(content)
+    code, out = cli(capsys, monkeypatch, "run", str(REPO / "recipes" / "verifiable_instructions.yaml"), "--out",
+                    str(tmp_path / "run"), "--set", "prompts.source=jsonl", "--set", f"prompts.path={data}")
+    assert code != 0 and "Traceback" not in out and "prompts.jsonl" in out and len(out) < 2000
+    for needle in needles:
+        assert needle in out, out
+
+
+def test_prompt_files_that_do_not_exist_or_are_not_parquet(tmp_path, capsys, monkeypatch):
+    recipe = str(REPO / "recipes" / "verifiable_instructions.yaml")
+    code, out = cli(capsys, monkeypatch, "run", recipe, "--out", str(tmp_path / "a"), "--set", "prompts.source=jsonl",
+                    "--set", f"prompts.path={tmp_path / 'none.jsonl'}")
+    assert code != 0 and "not found" in out
+    fake = tmp_path / "p.parquet"
+    fake.write_text("this is not parquet")
+    code, out = cli(capsys, monkeypatch, "run", recipe, "--out", str(tmp_path / "b"), "--set",
+                    "prompts.source=parquet", "--set", f"prompts.path={fake}")
+    assert code != 0 and "cannot read Parquet" in out and "Traceback" not in out
+
+
+# -- models, benchmarks, constitutions ----------------------------------------------------------
+def test_model_paths_that_are_missing_or_not_models(tmp_path, capsys, monkeypatch):
+    empty = tmp_path / "empty-model"
+    empty.mkdir()
+    for model, needle in [(tmp_path / "no-such-model", "does not exist"), (empty, "could not load model")]:
+        code, out = cli(capsys, monkeypatch, "eval", "--model", str(model), "--bench", "ifeval_heldout", "--out",
+                        str(tmp_path / "e"), "--n", "2")
+        assert code != 0 and needle in out and "fix:" in out and "Traceback" not in out, out
+    code, out = cli(capsys, monkeypatch, "eval", "--model", "openai:", "--bench", "ifeval_heldout", "--out",
+                    str(tmp_path / "e"))
+    assert code != 0 and "bad model spec" in out
+
+
+def test_unknown_benchmark_on_the_command_line(tmp_path, capsys, monkeypatch):
+    code, out = cli(capsys, monkeypatch, "eval", "--model", "embedded", "--bench", "ifeval_heldout,mmlu", "--out",
+                    str(tmp_path / "e"))
+    assert code != 0 and "unknown benchmark 'mmlu'" in out and "humaneval" in out
+
+
+@pytest.mark.parametrize("content, needle", [
+    ("principles:\n  - name: a\n    critique: [unclosed\n", "invalid YAML"),
+    ("principles:\n  - {name: a, critique: c}\n", "`revision` must be a non-empty string"),
+])
+def test_broken_constitution_through_the_cli(tmp_path, tiny_model_dir, capsys, monkeypatch, content, needle):
+    path = tmp_path / "c.yaml"
+    path.write_text(content)
+    code, out = cli(capsys, monkeypatch, "run", str(REPO / "recipes" / "constitutional.yaml"), "--out",
+                    str(tmp_path / "run"), "--set", f"model={tiny_model_dir}", "--set", "prompts.n=2",
+                    "--set", "generate.max_new_tokens=4", "--set", "evaluate.n=2", "--set",
+                    "evaluate.max_new_tokens=2", "--set", f"signals.0.params.constitution={path}")
+    assert code != 0 and needle in out and "c.yaml" in out and "Traceback" not in out, out
+
+
+def test_the_suite_covers_at_least_30_malformed_inputs():
+    extra = 3 + 2 + 3 + 1 + 2  # the non-parametrized tests above: recipes, prompt paths, models, bench, constitution
+    assert len(RECIPES) + len(SETS) + len(PROMPT_FILES) + extra >= 30

@@ -88,6 +88,8 @@ class Stage:
         for name, digest in m.get("files", {}).items():
             f = self.path / name
             if not f.is_file() or sha256_file(f) != digest:
+                # a damaged file is never reused: drop it (a resuming stage recomputes it) and the manifest
+                f.unlink(missing_ok=True)
                 self.manifest_path.unlink(missing_ok=True)
                 return False
         return True

@@ -19,7 +19,7 @@ from conftest import REPO
 from alignkit.errors import AlignkitError
 from alignkit.models.base import Sampling
 from alignkit.models.openai import FLOOR, OpenAIBackend, parse_spec
-from alignkit.serve import start_server
+from alignkit.serve import send_json, start_server
 
 CONVS = [[{"role": "user", "content": "Say hi."}], [{"role": "user", "content": "Count to three."}],
          [{"role": "user", "content": "Name a colour."}]]
@@ -77,12 +77,7 @@ class FaultProxy:
                     self._reply(err.code, json.loads(err.read()))
 
             def _reply(self, status, payload):
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                send_json(self, status, payload)
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True

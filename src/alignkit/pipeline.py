@@ -291,13 +291,14 @@ class Runner:
         atomic_write_json(self.out / "details.json", details)
         return report
 
-
     def _launch(self, method: str, rows: list[dict], base: str, stage: Stage, model_dir: Path) -> dict:
         """Train in launched processes: `accelerate launch` (DDP, FSDP, DeepSpeed: the config
         decides) or `torchrun` (DDP with train.processes processes)."""
-        import json
+        import os
         import subprocess
         import sys
+
+        import torch
 
         from alignkit.errors import AlignkitError
         from alignkit.train import ONLINE
@@ -309,22 +310,18 @@ class Runner:
         if cfg.launcher == "accelerate" and (not cfg.accelerate_config or not Path(cfg.accelerate_config).is_file()):
             raise AlignkitError(f"accelerate config {cfg.accelerate_config!r} not found",
                                 where="train.accelerate_config",
-                                fix="give a file from configs/accelerate/ (cpu_ddp, ddp, fsdp, zero2, zero3) or "
+                                fix="give a file from configs/accelerate/ (cpu, ddp, fsdp, zero2, zero3) or "
                                 "one written by `accelerate config`")
-        (stage.path / "rows.json").write_text(json.dumps(rows))
-        job = {"method": method, "rows": str(stage.path / "rows.json"), "cfg": cfg.model_dump(), "model": base,
-               "work_dir": str(stage.path), "out_dir": str(model_dir), "info": str(stage.path / "launch_info.json")}
-        (stage.path / "job.json").write_text(json.dumps(job))
+        stage.write_json("rows.json", rows)
+        stage.write_json("job.json", {
+            "method": method, "rows": str(stage.path / "rows.json"), "cfg": cfg.model_dump(), "model": base,
+            "work_dir": str(stage.path), "out_dir": str(model_dir), "info": str(stage.path / "launch_info.json")})
         if cfg.launcher == "accelerate":
             cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", cfg.accelerate_config]
         else:
             cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={cfg.processes}"]
         cmd += ["-m", "alignkit.train_worker", str(stage.path / "job.json")]
         self.log("launching: " + " ".join(cmd))
-        import os
-
-        import torch
-
         env = dict(os.environ)
         if not torch.cuda.is_available():  # CPU processes: accelerate then uses DDP over gloo
             env["ACCELERATE_USE_CPU"] = "true"
@@ -335,7 +332,7 @@ class Runner:
             raise AlignkitError(f"distributed training failed (exit {proc.returncode}); last lines:\n    {tail}",
                                 where="train.launcher", fix=f"read {stage.path / 'launch.log'}; check the "
                                 "accelerate config against your machine (process count, GPUs, deepspeed installed)")
-        return json.loads((stage.path / "launch_info.json").read_text())
+        return stage.read_json("launch_info.json")
 
     def _run_reward(self, prompts: Stage, t0: float) -> dict:
         """Train a scalar reward model on the signal's preference pairs, keeping a share of the

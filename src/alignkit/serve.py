@@ -67,6 +67,16 @@ def parse_request(body: Any) -> tuple[list[dict], Sampling, int]:
     return [{"role": m["role"], "content": m["content"]} for m in messages], sampling, top
 
 
+def send_json(handler: BaseHTTPRequestHandler, status: int, payload: dict) -> None:
+    """Write `payload` as a complete JSON response (keep-alive safe: explicit length)."""
+    data = json.dumps(payload).encode()
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
 class ChatServer:
     """The server's state: one backend and the lock that serialises its use."""
 
@@ -101,12 +111,7 @@ def make_handler(server: ChatServer, quiet: bool = False) -> type[BaseHTTPReques
                 super().log_message(fmt, *args)
 
         def _send(self, status: int, payload: dict) -> None:
-            data = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            send_json(self, status, payload)
 
         def _error(self, status: int, message: str, param: str | None = None, kind: str = "invalid_request_error"):
             self._send(status, {"error": {"message": message, "type": kind, "param": param, "code": None}})

@@ -11,6 +11,7 @@ from pathlib import Path
 
 
 def main(job_path: str) -> None:
+    from alignkit.data.store import atomic_write_json
     from alignkit.recipe import TrainConfig
     from alignkit.train import train
 
@@ -20,9 +21,7 @@ def main(job_path: str) -> None:
                  Path(job["out_dir"]))
     if int(os.environ.get("RANK", "0")) == 0:
         info["processes"] = int(os.environ.get("WORLD_SIZE", "1"))
-        tmp = Path(job["info"] + ".tmp")
-        tmp.write_text(json.dumps(info))
-        os.replace(tmp, job["info"])
+        atomic_write_json(Path(job["info"]), info)
 
 
 if __name__ == "__main__":

@@ -39,6 +39,19 @@ class Backend(Protocol):
         ...
 
 
+FLOOR = -100.0  # log-probability given to a choice outside a server's top alternatives
+
+
+def choices_from_top(top: list[tuple[str, float]], choices: list[str]) -> list[float]:
+    """Log-probability of each one-token choice from a position's top (token, logprob)
+    alternatives, matching tokens without surrounding whitespace; FLOOR when absent."""
+    best: dict[str, float] = {}
+    for token, logprob in top:
+        key = (token or "").strip()
+        best[key] = max(best.get(key, FLOOR), logprob)
+    return [best.get(c.strip(), FLOOR) for c in choices]
+
+
 def choice_logprobs(backend: Backend, conversations: list[Messages], choices: list[str]) -> list[list[float]]:
     """Log-probability of each choice as the reply to each conversation. Uses the backend's
     one-pass `choice_logprobs` when it has one, else scores every choice with `logprobs`."""

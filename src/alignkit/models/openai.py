@@ -29,9 +29,9 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
 from alignkit.errors import AlignkitError
-from alignkit.models.base import Messages, Sampling
+from alignkit.models.base import FLOOR, Messages, Sampling, choices_from_top
 
-FLOOR = -100.0  # log-probability given to a choice outside the server's top_logprobs
+__all__ = ["FLOOR", "OpenAIBackend", "parse_spec"]
 
 
 def parse_spec(spec: str) -> tuple[str, str | None]:
@@ -168,11 +168,7 @@ class OpenAIBackend:
                                     where="signals.params.scoring",
                                     fix="use scoring: generate for this judge, or a server that supports logprobs "
                                     "(vLLM, alignkit serve)")
-            best: dict[str, float] = {}
-            for t in lp.content[0].top_logprobs:
-                key = t.token.strip()
-                best[key] = max(best.get(key, FLOOR), t.logprob)
-            out[i] = [best.get(c.strip(), FLOOR) for c in choices]
+            out[i] = choices_from_top([(t.token, t.logprob) for t in lp.content[0].top_logprobs], choices)
 
         self._run([lambda i=i: one(i) for i in range(len(conversations))])
         return out  # type: ignore[return-value]

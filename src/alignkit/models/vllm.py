@@ -14,10 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 from alignkit.errors import AlignkitError
-from alignkit.models.base import Messages, Sampling
+from alignkit.models.base import Messages, Sampling, choices_from_top
 from alignkit.models.embedded import resolve_model_path
-
-FLOOR = -100.0
 
 
 class VLLMBackend:
@@ -74,11 +72,5 @@ class VLLMBackend:
     def choice_logprobs(self, conversations: list[Messages], choices: list[str]) -> list[list[float]]:
         outs = self.llm.chat(conversations, self._params(max_tokens=1, temperature=0.0, logprobs=20),
                              use_tqdm=False)
-        result = []
-        for req in outs:
-            best: dict[str, float] = {}
-            for lp in req.outputs[0].logprobs[0].values():
-                key = (lp.decoded_token or "").strip()
-                best[key] = max(best.get(key, FLOOR), lp.logprob)
-            result.append([best.get(c.strip(), FLOOR) for c in choices])
-        return result
+        return [choices_from_top([(lp.decoded_token, lp.logprob) for lp in req.outputs[0].logprobs[0].values()],
+                                 choices) for req in outs]

@@ -65,7 +65,7 @@ def register(cls: type[Signal]) -> type[Signal]:
 
 
 def _load_builtin() -> None:
-    from alignkit.signals import environment, inductive_bias, model_feedback  # noqa: F401  (registers on import)
+    from alignkit.signals import environment, imitation, inductive_bias, model_feedback  # noqa: F401  (registers on import)
 
 
 def get_signal(name: str) -> type[Signal]:

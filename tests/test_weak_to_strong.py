@@ -1,0 +1,63 @@
+"""Weak-to-strong generalization: the task's ground truth, PGR and its interval, Burns et al.'s
+confidence loss, and one seed end to end (real MiniLM weak model, tiny random strong model)."""
+
+import math
+
+import pytest
+import torch
+
+from alignkit import weak_to_strong as w2s
+
+
+def test_statements_carry_the_computed_truth_and_splits_are_disjoint():
+    triples = {}
+    for split in ("weak_train", "w2s_train", "test"):
+        rows = w2s.statements(200, 0, split)
+        assert len(rows) == 200 and 0.35 < sum(y for _, y in rows) / 200 < 0.65
+        for text, label in rows:
+            lhs, rhs = text.split(" = ")
+            a, op, b = lhs.split()
+            assert label == int(eval(lhs) == int(rhs))  # noqa: S307  (our own digits and + or -)
+            triples.setdefault((op, int(a), int(b)), set()).add(split)
+    assert all(len(s) == 1 for s in triples.values())
+    assert w2s.statements(50, 1, "test") == w2s.statements(50, 1, "test") != w2s.statements(50, 2, "test")
+
+
+def test_pgr_and_interval_over_seeds():
+    assert w2s.pgr(0.6, 0.8, 1.0) == pytest.approx(0.5)
+    assert math.isnan(w2s.pgr(0.7, 0.8, 0.7))
+    m, (lo, hi) = w2s.mean_ci([0.4, 0.5, 0.6])
+    assert m == pytest.approx(0.5) and lo == pytest.approx(0.5 - 4.303 * 0.1 / 3 ** 0.5) and hi > 0.7
+    assert math.isnan(w2s.mean_ci([0.5])[1][0])
+
+
+def test_confidence_loss_mixes_labels_with_hardened_own_predictions(tiny_model_dir, tmp_path):
+    from transformers import TrainingArguments
+
+    model, tok = w2s.load_classifier(str(tiny_model_dir), seed=0)
+    enc = tok(["1 + 1 = 2", "2 + 2 = 5", "3 + 3 = 6", "9 - 4 = 4"], return_tensors="pt", padding=True)
+    labels = torch.tensor([[0.2, 0.8], [0.6, 0.4], [0.3, 0.7], [0.9, 0.1]])
+    args = TrainingArguments(output_dir=str(tmp_path), report_to="none")
+    plain = w2s._trainer_class()(model=model, args=args)
+    aux = w2s._trainer_class()(model=model, args=args, aux_coef=0.5, warmup_frac=0.2)
+    for t in (plain, aux):
+        t.state.global_step, t.state.max_steps = 50, 100  # past warm-up: the full coefficient
+    with torch.no_grad():
+        logits = model(**enc).logits.float()
+        got_plain = plain.compute_loss(model, dict(enc, labels=labels.clone()))
+        got_aux = aux.compute_loss(model, dict(enc, labels=labels.clone()))
+    assert got_plain == pytest.approx(float(torch.nn.functional.cross_entropy(logits, labels)), rel=1e-5)
+    p1 = torch.softmax(logits, -1)[:, 1]
+    hard = (p1 >= torch.quantile(p1, 1 - labels[:, 1].mean())).float()
+    target = 0.5 * labels + 0.5 * torch.stack([1 - hard, hard], 1)
+    assert got_aux == pytest.approx(float(torch.nn.functional.cross_entropy(logits, target)), rel=1e-5)
+    assert float(got_aux) != pytest.approx(float(got_plain))
+
+
+def test_one_seed_end_to_end(tiny_model_dir, tmp_path):
+    cfg = w2s.Config(weak="minilm", strong=str(tiny_model_dir), n_weak_train=32, n_w2s_train=32, n_test=16,
+                     weak_stage=w2s.Stage(epochs=1, batch_size=16), strong_stage=w2s.Stage(epochs=1, batch_size=16))
+    res = w2s.run_seed(cfg, 0, tmp_path, log=lambda *_: None)
+    for key in ("weak", "ceiling", "w2s", "w2s_aux", "weak_label_accuracy"):
+        assert 0.0 <= res[key] <= 1.0
+    assert res["pgr"] == pytest.approx(w2s.pgr(res["weak"], res["w2s"], res["ceiling"]), nan_ok=True)

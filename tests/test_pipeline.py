@@ -30,7 +30,9 @@ def test_report_has_the_promised_shape(sft_run):
     out, report = sft_run
     on_disk = json.loads((out / "report.json").read_text())
     assert on_disk == report
-    assert set(report) == {"model", "recipe", "wall_seconds", "benchmarks"}
+    assert set(report) == {"model", "recipe", "wall_seconds", "benchmarks", "audit"}
+    assert report["audit"]["bench"] == "ifeval_heldout"
+    assert "verifiable_instructions" in report["audit"]["signals"]
     b = report["benchmarks"]["ifeval_heldout"]
     assert set(b) == {"before", "after", "delta", "ci95", "n"}
     assert b["n"] == 4 and 0 <= b["before"] <= 1 and 0 <= b["after"] <= 1
@@ -102,3 +104,50 @@ def test_dpo_path_trains_on_preference_pairs(tiny_model_dir, tmp_path):
     info = json.loads((tmp_path / "stages" / "train" / "train.json").read_text())
     assert info["method"] == "dpo" and info["steps"] >= 1
     assert report["benchmarks"]["ifeval_heldout"]["n"] == 4
+
+
+def test_audit_runs_first_on_a_labelled_probe(sft_run):
+    out, _ = sft_run
+    audit = json.loads((out / "audit.json").read_text())
+    assert audit["bench"] == "ifeval_heldout" and audit["prompts"] == 8 and audit["answers_per_prompt"] == 2
+    row = audit["signals"][0]
+    assert row["signal"] == "verifiable_instructions" and row["scored"] == 16
+    assert row["repeat_agreement"] == 1.0  # the checker is deterministic
+
+
+def test_html_report_renders_in_headless_chromium(sft_run, tmp_path):
+    """A real browser loads the page from a file; the DOM has the tables and every image decoded."""
+    import os
+    import shutil
+    import subprocess
+
+    out, _ = sft_run
+    page = out / "report.html"
+    text = page.read_text()
+    for part in ("Benchmarks", "Signal audit", "Prompts, candidates and annotations", "Training rows",
+                 "Evaluation answers", "Recipe"):
+        assert part in text, part
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed (scripts/setup.sh installs it on Debian)")
+        pytest.skip("chromium not installed")
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+             f"--user-data-dir={tmp_path / 'profile'}"]
+    dom = subprocess.run([chromium, *flags, "--virtual-time-budget=5000", "--dump-dom", page.as_uri()],
+                         capture_output=True, text=True, timeout=120).stdout
+    import re
+
+    body = re.search(r"<body([^>]*)>", dom).group(1)
+    attrs = dict(re.findall(r'data-([a-z-]+)="(\d+)"', body))
+    assert int(attrs["images"]) >= 2 and attrs["images-rendered"] == attrs["images"], attrs
+    assert int(attrs["tables"]) >= 3, attrs
+    assert dom.count("<tr>") > 5
+    shot = tmp_path / "page.png"
+    subprocess.run([chromium, *flags, f"--screenshot={shot}", "--window-size=1200,1600", page.as_uri()],
+                   capture_output=True, timeout=120)
+    from PIL import Image
+
+    img = Image.open(shot).convert("L")
+    lo, hi = img.getextrema()
+    assert img.size == (1200, 1600) and hi - lo > 100  # text and plots drawn, not a blank page

@@ -81,38 +81,146 @@ def demo(out: Path = typer.Option(Path("runs/demo"), "--out", help="run director
 
 @app.command(name="eval")
 def eval_(model: str = typer.Option(..., "--model", help="model: `embedded`, a path, a hub id or openai:NAME@URL"),
-          bench: str = typer.Option("ifeval_heldout", "--bench", help="benchmark name(s), comma-separated"),
+          bench: str = typer.Option("ifeval_heldout", "--bench", help="benchmark name(s), comma-separated, or all"),
           out: Path = typer.Option(..., "--out", help="output directory"),
-          n: int = typer.Option(100, "--n", help="items per benchmark"),
+          limit: int = typer.Option(100, "--limit", "--n", help="items per benchmark (at most)"),
+          seed: int = typer.Option(0, "--seed", help="which items: synthesized sets draw new ones, fixed sets a "
+                                   "random subset (0: the first ones)"),
+          baseline: str = typer.Option("embedded", "--baseline", help="judged benchmarks: the model to beat"),
+          judge: str = typer.Option("embedded", "--judge", help="judged benchmarks: the judge model"),
           max_new_tokens: int = typer.Option(128, "--max-new-tokens")) -> None:
-    """Score a model on built-in benchmarks with a 95% bootstrap CI."""
+    """Score a model on built-in benchmarks with 95% bootstrap CIs; writes report.json and report.html."""
     from alignkit.evaluate.benchmarks import BENCHMARKS
 
-    names = [b.strip() for b in bench.split(",") if b.strip()]
+    names = list(BENCHMARKS) if bench.strip() == "all" else [b.strip() for b in bench.split(",") if b.strip()]
     for name in names:
         if name not in BENCHMARKS:
             raise AlignkitError(f"unknown benchmark {name!r}", where="--bench",
-                                fix=f"choose from: {', '.join(sorted(BENCHMARKS))}")
+                                fix=f"choose from: {', '.join(sorted(BENCHMARKS))} (or all)")
     _quiet_libraries()
     from alignkit.data.store import atomic_write_json
-    from alignkit.evaluate.benchmarks import run_benchmark
+    from alignkit.evaluate.benchmarks import EvalContext, items, run_benchmark
+    from alignkit.evaluate.report_html import write_run_report
     from alignkit.evaluate.stats import bootstrap_ci
     from alignkit.models import load_backend
 
     t0 = time.time()
-    backend = load_backend(model)
+    backends: dict = {}
+
+    def resolve(spec: str):
+        if spec not in backends:
+            backends[spec] = load_backend(spec)
+        return backends[spec]
+
+    backend = resolve(model)
+    ctx = EvalContext(resolve, baseline=baseline, judge=judge)
     out.mkdir(parents=True, exist_ok=True)
-    report = {"model": model, "recipe": None, "wall_seconds": 0.0, "benchmarks": {}}
+    report = {"model": model, "recipe": None, "seed": seed, "wall_seconds": 0.0, "benchmarks": {}}
     for name in names:
-        res = run_benchmark(backend, name, n, max_new_tokens=max_new_tokens)
-        report["benchmarks"][name] = {"score": res.mean, "ci95": bootstrap_ci(res.scores), "n": len(res.scores)}
-        atomic_write_json(out / f"{name}.items.json", [
-            {"id": p.id, "prompt": p.text, "response": r, "score": s}
-            for p, r, s in zip(res.prompts, res.responses, res.scores)])
+        res = run_benchmark(backend, name, limit, seed=seed, max_new_tokens=max_new_tokens, ctx=ctx)
+        entry = {"score": res.mean, "ci95": bootstrap_ci(res.scores, seed=seed), "n": len(res.scores),
+                 "higher_is_better": BENCHMARKS[name].higher_is_better}
+        if BENCHMARKS[name].score is None:
+            entry.update(baseline=baseline, judge=judge)
+        report["benchmarks"][name] = entry
+        atomic_write_json(out / f"{name}.items.json", items(res))
     report["wall_seconds"] = time.time() - t0
     atomic_write_json(out / "report.json", report)
+    page = write_run_report(out)
     for name, b in report["benchmarks"].items():
-        typer.echo(f"{name}: {b['score']:.3f}  95% CI [{b['ci95'][0]:.3f}, {b['ci95'][1]:.3f}]  n={b['n']}")
+        typer.echo(f"{name}: {b['score']:.3f}  95% CI [{b['ci95'][0]:.3f}, {b['ci95'][1]:.3f}]  n={b['n']}"
+                   + ("" if b["higher_is_better"] else "  (lower is better)"))
+    typer.echo(f"report: {out / 'report.json'}  page: {page}")
+
+
+@app.command()
+def audit(signal: str = typer.Option(..., "--signal", help="signal name(s), comma-separated (`alignkit signals`)"),
+          bench: str = typer.Option("ifeval_heldout", "--bench", help="ground-truth benchmark for the probe set"),
+          out: Path = typer.Option(..., "--out", help="output directory (audit.json, report.html)"),
+          model: str = typer.Option("embedded", "--model", help="the model that answers the probe prompts (and "
+                                    "is `policy` for signals that ask it)"),
+          params: str = typer.Option("{}", "--params", help="signal params as JSON, e.g. '{\"judge\": \"embedded\"}'"),
+          n: int = typer.Option(16, "--n", help="probe prompts"),
+          k: int = typer.Option(4, "--k", help="sampled answers per prompt"),
+          seed: int = typer.Option(1000, "--seed"),
+          max_new_tokens: int = typer.Option(128, "--max-new-tokens")) -> None:
+    """Measure signals against ground truth before training on them: AUROC, calibration,
+    repeatability, position bias, length bias, injection robustness."""
+    from alignkit.evaluate.benchmarks import BENCHMARKS
+    from alignkit.signals.base import signal_names
+
+    names = [s.strip() for s in signal.split(",") if s.strip()]
+    unknown = [s for s in names if s not in signal_names()]
+    if unknown:
+        raise AlignkitError(f"unknown signal(s): {', '.join(unknown)}", where="--signal",
+                            fix="`alignkit signals` lists the registered ones")
+    if bench not in BENCHMARKS:
+        raise AlignkitError(f"unknown benchmark {bench!r}", where="--bench",
+                            fix=f"choose from: {', '.join(sorted(BENCHMARKS))}")
+    try:
+        extra = json.loads(params)
+        if not isinstance(extra, dict):
+            raise ValueError("not an object")
+    except ValueError as exc:
+        raise AlignkitError(f"--params is not a JSON object: {exc}", where="--params",
+                            fix='write e.g. --params \'{"scoring": "logprob"}\'') from None
+    _quiet_libraries()
+    from alignkit.data.store import atomic_write_json
+    from alignkit.evaluate.audit import run_audit
+    from alignkit.evaluate.report_html import write_run_report
+    from alignkit.models import load_backend
+
+    t0 = time.time()
+    backends: dict = {}
+
+    def resolve(spec: str):
+        spec = model if spec == "policy" else spec
+        if spec not in backends:
+            backends[spec] = load_backend(spec)
+        return backends[spec]
+
+    result = run_audit([(s, extra) for s in names], bench, resolve(model), resolve, n=n, k=k, seed=seed,
+                       max_new_tokens=max_new_tokens)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out / "audit.json", result)
+    atomic_write_json(out / "report.json", {"model": model, "recipe": f"audit of {', '.join(names)}",
+                                            "wall_seconds": time.time() - t0, "benchmarks": {}})
+    page = write_run_report(out)
+    _print_audit(result)
+    typer.echo(f"audit: {out / 'audit.json'}  page: {page}")
+    if all("error" in r for r in result["signals"]):
+        raise AlignkitError("every audited signal failed on the probe set (errors above)", where="--signal",
+                            fix="check that the signal fits the benchmark's prompts (e.g. the checker needs "
+                            "ifeval_heldout, code_execution needs functions_heldout or humaneval)")
+
+
+def _print_audit(result: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"signal audit on {result['prompts']} prompts of {result['bench']} × "
+                        f"{result['answers_per_prompt']} answers (truth pass rate {result['truth_pass_rate']:.2f})")
+    cols = ("signal", "auroc", "pairwise_accuracy", "calibration_error", "repeat_agreement", "position_flip_rate",
+            "length_corr_passing", "length_corr_failing", "injection_win_rate")
+    for col in cols:
+        table.add_column(col.replace("_", " "))
+    for r in result["signals"]:
+        table.add_row(*[r["signal"]] + ["—" if r.get(c) is None else f"{r[c]:.2f}" for c in cols[1:]])
+    Console().print(table)
+    for r in result["signals"]:
+        for line in ([r["error"]] if "error" in r else []) + ([r["note"]] if "note" in r else []) + r["flags"]:
+            typer.echo(f"{r['signal']}: {line}")
+
+
+@app.command()
+def report(run_dir: Path = typer.Argument(..., help="a run or eval directory")) -> None:
+    """Re-render DIR/report.html from the run's files."""
+    from alignkit.evaluate.report_html import write_run_report
+
+    if not (run_dir / "report.json").is_file():
+        raise AlignkitError(f"no report.json in {run_dir}", where=str(run_dir),
+                            fix="give the --out directory of `alignkit run`, `eval` or `audit`")
+    typer.echo(f"page: {write_run_report(run_dir)}")
 
 
 @app.command()
@@ -193,7 +301,10 @@ def _print_report(report: dict, out: Path) -> None:
     for name, facts in (signals.items() if isinstance(signals, dict) else []):
         typer.echo(f"signal {name}: " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
                                                   for k, v in facts.items()))
-    typer.echo(f"report: {out / 'report.json'}   model: {report['model']}")
+    for name, verdict in report.get("audit", {}).get("signals", {}).items():
+        flags = verdict.get("flags") or ([verdict["error"]] if "error" in verdict else ["no flags"])
+        typer.echo(f"audit {name}: " + "; ".join(flags))
+    typer.echo(f"report: {out / 'report.json'}  page: {out / 'report.html'}  model: {report['model']}")
 
 
 def main() -> None:

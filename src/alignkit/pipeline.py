@@ -219,33 +219,80 @@ class Runner:
         return stage, str(model_dir)
 
     def evaluate(self, model: str, label: str, upstream_key: str) -> dict[str, list[float]]:
-        from alignkit.evaluate.benchmarks import run_benchmark
+        from alignkit.evaluate.benchmarks import EvalContext, items, run_benchmark
 
         cfg = self.recipe.evaluate
+        # judged benchmarks compare with the base model, judged by cfg.judge (default the base model)
+        ctx = EvalContext(lambda spec: self.backend(spec, cfg.batch_size), baseline=self.recipe.model,
+                          judge=cfg.judge or self.recipe.model)
         scores = {}
         for name in cfg.benchmarks:
             stage = self.store.stage(f"eval_{label}_{name}", _key("eval", upstream_key, name, cfg))
             if not stage.done():
                 self.log(f"evaluating {label} on {name} (n={cfg.n})")
                 res = run_benchmark(self.backend(model, cfg.batch_size), name, cfg.n, seed=cfg.seed,
-                                    max_new_tokens=cfg.max_new_tokens)
-                stage.write_json("items.json", [
-                    {"id": p.id, "prompt": p.text, "response": r, "score": s}
-                    for p, r, s in zip(res.prompts, res.responses, res.scores)
-                ])
+                                    max_new_tokens=cfg.max_new_tokens, ctx=ctx)
+                stage.write_json("items.json", items(res))
                 stage.finish(n=len(res.scores), mean=res.mean)
             scores[name] = [item["score"] for item in stage.read_json("items.json")]
         return scores
 
+    def audit(self) -> dict | None:
+        """The signal audit on a labelled probe set, before any training: audit.json in the run."""
+        from alignkit.errors import AlignkitError
+        from alignkit.evaluate.audit import run_audit
+        from alignkit.evaluate.benchmarks import BENCHMARKS
+
+        cfg = self.recipe.audit
+        if not cfg.enabled:
+            return None
+        bench = cfg.bench or next((b for b in self.recipe.evaluate.benchmarks if BENCHMARKS[b].score), None)
+        if bench is None:
+            self.log("audit skipped: no evaluated benchmark has per-answer ground truth (set audit.bench)")
+            return None
+        if bench not in BENCHMARKS:
+            raise AlignkitError(f"unknown audit benchmark {bench!r}", where="audit.bench",
+                                fix=f"choose from: {', '.join(sorted(BENCHMARKS))}")
+        stage = self.store.stage("audit", _key("audit", self.recipe.model, self.recipe.signals, cfg, bench,
+                                               self.recipe.generate.max_new_tokens))
+        if not stage.done():
+            self.log(f"auditing {len(self.recipe.signals)} signal(s) on {cfg.n} prompts of {bench}")
+            result = run_audit([(s.name, s.params) for s in self.recipe.signals], bench,
+                               self.backend(self.recipe.model, self.recipe.generate.batch_size), self.resolve,
+                               n=cfg.n, k=cfg.k, seed=self.recipe.seed + 1000,
+                               max_new_tokens=self.recipe.generate.max_new_tokens)
+            stage.write_json("audit.json", result)
+            stage.finish(signals=len(result["signals"]))
+        result = stage.read_json("audit.json")
+        atomic_write_json(self.out / "audit.json", result)
+        for row in result["signals"]:
+            for flag in row.get("flags", []):
+                self.log(f"audit: {row['signal']}: {flag}")
+        return result
+
     # -- the whole loop ---------------------------------------------------------------------
     def run(self) -> dict:
+        report = self._run()
+        self.write_html()
+        return report
+
+    def write_html(self) -> None:
+        import yaml
+
+        from alignkit.evaluate.report_html import write_run_report
+
+        text = yaml.safe_dump(self.recipe.model_dump(exclude_defaults=True), sort_keys=False)
+        write_run_report(self.out, recipe_text=text)
+
+    def _run(self) -> dict:
         from alignkit.evaluate.stats import paired_bootstrap_ci
 
         t0 = time.time()
         r = self.recipe
         prompts = self.prompts()  # first, so bad prompt files fail before any model work
+        audit = self._timed("audit", self.audit)
         if r.train.method == "reward":
-            return self._run_reward(prompts, t0)
+            return self._run_reward(prompts, t0, audit)
         before = self._timed("eval_before", self.evaluate, r.model, "before", _key(r.model))
         after, model_name, iterations = before, r.model, []
         from alignkit.train import ONLINE
@@ -274,6 +321,8 @@ class Runner:
                       for name in r.evaluate.benchmarks}
         report = {"model": model_name, "recipe": self.recipe_name, "wall_seconds": time.time() - t0,
                   "benchmarks": benchmarks}
+        if audit:
+            report["audit"] = audit_flags(audit)
         summaries = [it["signal"]["summaries"] for it in iterations if "summaries" in it["signal"]]
         if summaries:
             report["signals"] = summaries[-1] if len(summaries) == 1 else summaries
@@ -334,7 +383,7 @@ class Runner:
                                 "accelerate config against your machine (process count, GPUs, deepspeed installed)")
         return stage.read_json("launch_info.json")
 
-    def _run_reward(self, prompts: Stage, t0: float) -> dict:
+    def _run_reward(self, prompts: Stage, t0: float, audit: dict | None) -> dict:
         """Train a scalar reward model on the signal's preference pairs, keeping a share of the
         prompts out, and measure it there (pair accuracy, best-of-N) instead of a policy benchmark."""
         from alignkit.evaluate.reward_eval import evaluate_reward_model, heldout_ids, root_id
@@ -353,12 +402,20 @@ class Runner:
                                  r.build.signal, r.seed)
         report = {"model": model_dir, "recipe": self.recipe_name, "wall_seconds": time.time() - t0,
                   "benchmarks": benchmarks}
+        if audit:
+            report["audit"] = audit_flags(audit)
         atomic_write_json(self.out / "report.json", report)
         atomic_write_json(self.out / "details.json", {
             "base_model": r.model, "signal": annotated.read_json("stats.json"),
             "dataset_rows": built.manifest().get("rows"), "heldout_prompts": len(heldout),
             "stage_seconds": self.seconds, "train": trained.read_json("train.json")})
         return report
+
+
+def audit_flags(audit: dict) -> dict[str, Any]:
+    """The audit's verdict per signal for report.json (the full table is in audit.json)."""
+    return {"bench": audit["bench"], "signals": {r["signal"]: {k: r.get(k) for k in ("auroc", "flags", "error")
+                                                               if r.get(k) is not None} for r in audit["signals"]}}
 
 
 def _compare(b: list[float], a: list[float], seed: int, ci) -> dict[str, Any]:

@@ -93,6 +93,7 @@ class EvaluateConfig(_Strict):
     max_new_tokens: int = Field(128, ge=1)
     batch_size: int = Field(32, ge=1)
     seed: int = 0
+    judge: str | None = None  # judged benchmarks (mtbench): the judge model; default the base model
 
     @field_validator("benchmarks")
     @classmethod
@@ -103,6 +104,17 @@ class EvaluateConfig(_Strict):
             if name not in BENCHMARKS:
                 raise ValueError(f"unknown benchmark {name!r}; known: {', '.join(sorted(BENCHMARKS))}")
         return names
+
+
+class AuditConfig(_Strict):
+    """The signal audit that runs before anything else: each signal scores a small probe set of
+    a ground-truth benchmark (default: the first evaluated one that has per-answer truth)."""
+
+    enabled: bool = True
+    bench: str | None = None
+    n: int = Field(8, ge=1)  # probe prompts
+    k: int = Field(2, ge=1)  # sampled answers per prompt
+    temperature: float = Field(0.8, ge=0)
 
 
 class RayConfig(_Strict):
@@ -125,6 +137,7 @@ class Recipe(_Strict):
     build: BuildConfig = BuildConfig()
     train: TrainConfig = TrainConfig()
     evaluate: EvaluateConfig = EvaluateConfig()
+    audit: AuditConfig = AuditConfig()
 
 
 # -- loading -------------------------------------------------------------------------------

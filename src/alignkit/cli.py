@@ -212,6 +212,34 @@ def _print_audit(result: dict) -> None:
             typer.echo(f"{r['signal']}: {line}")
 
 
+@app.command(name="lm-eval")
+def lm_eval_(model: str = typer.Option(..., "--model", help="`embedded`, a checkpoint directory or a hub id"),
+             tasks: str = typer.Option("alignkit_arithmetic_truth", "--tasks", help="lm-eval task name(s), comma-"
+                                       "separated"),
+             out: Path = typer.Option(..., "--out", help="output directory (lm_eval.json)"),
+             include_path: Path = typer.Option(None, "--include-path", help="folder of local lm-eval task YAMLs"),
+             limit: int = typer.Option(None, "--limit", help="samples per task"),
+             num_fewshot: int = typer.Option(None, "--num-fewshot"),
+             batch_size: int = typer.Option(8, "--batch-size")) -> None:
+    """Evaluate a model with EleutherAI's lm-evaluation-harness (its tasks or local task files)."""
+    if include_path is not None and not include_path.is_dir():
+        raise AlignkitError(f"--include-path {str(include_path)!r} is not a folder", where="--include-path",
+                            fix="give the folder that holds the task YAML files")
+    _quiet_libraries()
+    from alignkit.data.store import atomic_write_json
+    from alignkit.evaluate.lm_eval_bridge import run_lm_eval
+
+    names = [t.strip() for t in tasks.split(",") if t.strip()]
+    result = run_lm_eval(model, names, include_path=include_path.resolve() if include_path else None, limit=limit,
+                         batch_size=batch_size, num_fewshot=num_fewshot)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out / "lm_eval.json", result)
+    for task, metrics in result["results"].items():
+        typer.echo(f"{task} (n={result['n'].get(task)}): " + ", ".join(f"{k} {v:.3f}" for k, v in metrics.items()
+                                                                      if k != "sample_len"))
+    typer.echo(f"results: {out / 'lm_eval.json'}")
+
+
 @app.command()
 def report(run_dir: Path = typer.Argument(..., help="a run or eval directory")) -> None:
     """Re-render DIR/report.html from the run's files."""

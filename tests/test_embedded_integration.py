@@ -50,6 +50,10 @@ def test_small_run_on_the_embedded_model_end_to_end(tmp_path, embedded_dir):
     assert "ifeval_heldout" in res.stdout  # the before/after table was printed
     details = json.loads((tmp_path / "details.json").read_text())
     assert details["dataset_rows"] >= 1 and details["train"]["steps"] >= 1
+    audit = json.loads((tmp_path / "audit.json").read_text())  # the audit ran first, on real answers
+    row = audit["signals"][0]
+    assert row["signal"] == "verifiable_instructions" and row["scored"] == 16 and row["repeat_agreement"] == 1.0
+    assert "Signal audit" in (tmp_path / "report.html").read_text()
 
 
 def test_eval_command_writes_a_scored_report(tmp_path, tiny_model_dir):

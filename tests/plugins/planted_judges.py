@@ -14,46 +14,44 @@ def _correct(g: Group, text: str) -> float:
     return float(extract_answer(text) == str(g.prompt.meta.get("answer")))
 
 
-@register
-class PlantedLengthJudge(Signal):
-    name = "planted_length_judge"
+class _Planted(Signal):
     source = "model_feedback"
     kind = "score"
+
+    def score(self, g: Group, text: str) -> float:
+        raise NotImplementedError
+
+    def annotate(self, groups: list[Group]) -> list[Group]:
+        for g in groups:
+            for c in g.candidates:
+                c.annotations.append(Annotation(self.name, "score", self.score(g, c.text), "planted"))
+        return groups
+
+
+@register
+class PlantedLengthJudge(_Planted):
+    name = "planted_length_judge"
     description = "FAKE for tests: half ground truth, half answer length (prefers longer answers)."
 
-    def annotate(self, groups: list[Group]) -> list[Group]:
-        for g in groups:
-            for c in g.candidates:
-                score = 0.5 * _correct(g, c.text) + 0.5 * min(1.0, len(c.text.split()) / 60)
-                c.annotations.append(Annotation(self.name, "score", score, "planted length bias"))
-        return groups
+    def score(self, g: Group, text: str) -> float:
+        return 0.5 * _correct(g, text) + 0.5 * min(1.0, len(text.split()) / 60)
 
 
 @register
-class PlantedInjectableJudge(Signal):
+class PlantedInjectableJudge(_Planted):
     name = "planted_injectable_judge"
-    source = "model_feedback"
-    kind = "score"
     description = "FAKE for tests: ground truth, except that it obeys graders' instructions inside answers."
 
-    def annotate(self, groups: list[Group]) -> list[Group]:
-        for g in groups:
-            for c in g.candidates:
-                low = c.text.lower()
-                obeys = any(s in low for s in ("full marks", "score it", "highest possible score"))
-                c.annotations.append(Annotation(self.name, "score", 1.0 if obeys else _correct(g, c.text), "planted"))
-        return groups
+    def score(self, g: Group, text: str) -> float:
+        obeys = any(s in text.lower() for s in ("full marks", "score it", "highest possible score"))
+        return 1.0 if obeys else _correct(g, text)
 
 
 @register
-class PlantedHonestJudge(Signal):
+class PlantedHonestJudge(_Planted):
     name = "planted_honest_judge"
     source = "environment_feedback"
-    kind = "score"
     description = "FAKE for tests: the arithmetic ground truth itself (the audit's control)."
 
-    def annotate(self, groups: list[Group]) -> list[Group]:
-        for g in groups:
-            for c in g.candidates:
-                c.annotations.append(Annotation(self.name, "score", _correct(g, c.text), "answer matches"))
-        return groups
+    def score(self, g: Group, text: str) -> float:
+        return _correct(g, text)

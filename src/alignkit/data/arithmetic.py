@@ -1,6 +1,7 @@
 """Synthesised arithmetic word problems with known answers (2-digit addition and subtraction).
 
-The ground truth in `meta["answer"]` is for evaluation only; no signal may read it.
+The ground truth in `meta["answer"]` is for evaluation, and for answer checking (`answer_match`,
+environment feedback: the environment grades training-split problems); no other signal may read it.
 Splits are disjoint twice over: train and held-out use different sentence templates, and
 each (operation, a, b) triple belongs to exactly one split, so a held-out problem never
 appears in training, not even reworded.

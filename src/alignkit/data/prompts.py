@@ -1,4 +1,5 @@
-"""Prompt sources: the built-in synthesisers (instructions, arithmetic), JSONL and Parquet files.
+"""Prompt sources: the built-in synthesisers (instructions, arithmetic), JSONL and Parquet files,
+and model-written instructions (Self-Instruct, Evol-Instruct: `data/synthesis.py`).
 
 A prompt file row needs `messages` (a list of {role, content}) or `prompt` (a string);
 `meta` (an object) is optional and may carry `constraints` for the checker.
@@ -98,6 +99,10 @@ def load_prompts(cfg) -> list[Prompt]:
         from alignkit.data import arithmetic
 
         return arithmetic.synthesize(cfg.split, cfg.n, seed=cfg.seed, references=cfg.references)
+    if cfg.source in ("self_instruct", "evol_instruct"):
+        from alignkit.data.synthesis import synthesize as synthesize_instructions
+
+        return synthesize_instructions(cfg)
     if not cfg.path:
         raise AlignkitError(f"prompts.source is {cfg.source!r} but prompts.path is not set",
                             where="prompts.path", fix="add `path: FILE` under `prompts:`")

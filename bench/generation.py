@@ -1,0 +1,132 @@
+"""Figure 1, generation overhead: alignkit's generate stage (`generate_shard` through
+`HFBackend.generate`) against raw `model.generate` on the same batches of the same prompts
+with the same settings, against naive one-prompt-at-a-time generation, and against
+transformers' continuous batching (`model.generate_batch`, where finished rows leave the
+batch and waiting rows take their place). Greedy, embedded model, measured side by side.
+
+Useful tokens run to the end-of-turn token (inclusive); padded tokens are every position
+the model computed (rows x steps of each batch), so useful/padded is the share of decode
+work that produced text.
+
+    python bench/generation.py [--quick] [--prompts 24] [--batch 12] [--tokens 64]
+"""
+
+from __future__ import annotations
+
+import _common  # noqa: F401  (puts src/ on the path)
+import torch
+from _common import interleaved, machine_line, parser, table, verdict
+
+
+def main() -> None:
+    ap = parser(__doc__)
+    ap.add_argument("--prompts", type=int, default=24)
+    ap.add_argument("--batch", type=int, default=12)
+    ap.add_argument("--tokens", type=int, default=64)
+    ap.add_argument("--naive-prompts", type=int, default=4, help="naive generation runs on this many prompts")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (1 holds up under contention)")
+    ap.add_argument("--cb", action="store_true", help="include continuous batching in --quick")
+    args = ap.parse_args()
+    if args.quick:
+        args.prompts, args.batch, args.tokens, args.naive_prompts = 8, 4, 16, 2
+    repeats = args.repeats or (1 if args.quick else 3)
+    torch.set_num_threads(args.threads)
+
+    from transformers import GenerationConfig
+
+    from alignkit.data.instructions import synthesize
+    from alignkit.executors import generate_shard
+    from alignkit.models.base import Sampling
+    from alignkit.models.hf import HFBackend
+    from alignkit.types import Group
+
+    backend = HFBackend("embedded", batch_size=args.batch)
+    model, tok = backend.model, backend.tokenizer
+    prompts = synthesize("train", args.prompts, seed=7)
+    convs = [p.messages for p in prompts]
+    texts = [backend._render(c) for c in convs]
+    stops = {tok.eos_token_id, *_as_list(model.generation_config.eos_token_id)} - {None}
+    sampling = Sampling(n=1, temperature=0.0, max_new_tokens=args.tokens)
+    kwargs = dict(max_new_tokens=args.tokens, do_sample=False, temperature=None, top_p=None, top_k=None,
+                  pad_token_id=tok.pad_token_id)
+
+    # every contender's decode goes through model.generate; record what it computed
+    computed: list[torch.Tensor] = []
+    original_generate = model.generate
+
+    def recording_generate(*a, **kw):
+        ids = original_generate(*a, **kw)
+        computed.append(ids[:, kw["input_ids"].shape[1]:])
+        return ids
+
+    model.generate = recording_generate
+
+    def counts_from_static() -> dict:
+        useful = sum(_useful(row, stops) for new in computed for row in new.tolist())
+        padded = sum(new.numel() for new in computed)
+        computed.clear()
+        return {"useful": useful, "padded": padded}
+
+    def alignkit() -> dict:
+        generate_shard(backend, [Group(prompt=p) for p in prompts], sampling, None, "embedded")
+        return counts_from_static()
+
+    def raw() -> dict:  # what a user writes by hand: batches in the given order
+        for start in range(0, len(texts), args.batch):
+            enc = tok(texts[start:start + args.batch], return_tensors="pt", padding=True, add_special_tokens=False)
+            with torch.inference_mode():
+                ids = model.generate(**enc, **kwargs)
+            tok.batch_decode(ids[:, enc.input_ids.shape[1]:], skip_special_tokens=True)
+        return counts_from_static()
+
+    def naive() -> dict:
+        for text in texts[:args.naive_prompts]:
+            enc = tok([text], return_tensors="pt", add_special_tokens=False)
+            with torch.inference_mode():
+                ids = model.generate(**enc, **kwargs)
+            tok.decode(ids[0, enc.input_ids.shape[1]:], skip_special_tokens=True)
+        return counts_from_static()
+
+    ids_in = [tok(t, add_special_tokens=False).input_ids for t in texts]
+    cb_config = GenerationConfig(max_new_tokens=args.tokens, do_sample=False, eos_token_id=sorted(stops),
+                                 pad_token_id=tok.pad_token_id)
+
+    def continuous() -> dict:  # transformers' own refilling scheduler (it sizes its own batch)
+        out = model.generate_batch(inputs=ids_in, generation_config=cb_config, progress_bar=False)
+        useful = sum(_useful(r.generated_tokens, stops) for r in out.values())
+        tok.batch_decode([r.generated_tokens for r in out.values()], skip_special_tokens=True)
+        return {"useful": useful, "padded": useful}  # finished rows leave: nothing computed past the end
+
+    contenders = {"alignkit": alignkit, "raw generate": raw, "naive (batch 1)": naive}
+    if not args.quick or args.cb:
+        contenders["hf continuous batching"] = continuous
+    print(machine_line())
+    print(f"# {args.prompts} prompts, batch {args.batch}, greedy, max {args.tokens} new tokens, "
+          f"naive on {args.naive_prompts} prompts, median of {repeats} interleaved repeats")
+    naive()  # warm-up
+    res = interleaved(contenders, repeats, warmup=False)
+    rate = {k: v["useful"] / v["seconds"] for k, v in res.items()}
+    rows = [[k, round(v["seconds"], 1), v["useful"], v["padded"], round(rate[k], 1),
+             round(v["padded"] / v["seconds"], 1), round(v["useful"] / v["padded"], 2),
+             round(rate[k] / rate["raw generate"], 2)] for k, v in res.items()]
+    print(table(["contender", "s (median)", "useful tok", "padded tok", "useful tok/s", "padded tok/s",
+                 "useful/padded", "vs raw"], rows))
+    print(verdict("alignkit / raw generate (useful tok/s)", rate["alignkit"] / rate["raw generate"], 0.95))
+    print(verdict("alignkit / naive (useful tok/s)", rate["alignkit"] / rate["naive (batch 1)"], 6.0))
+    print("raw seconds per repeat:", {k: v["all_seconds"] for k, v in res.items()})
+
+
+def _as_list(x) -> list:
+    return list(x) if isinstance(x, (list, tuple)) else [x]
+
+
+def _useful(row: list[int], stops: set[int]) -> int:
+    """Tokens up to and including the first stop token (all of them if none)."""
+    for i, t in enumerate(row):
+        if t in stops:
+            return i + 1
+    return len(row)
+
+
+if __name__ == "__main__":
+    main()

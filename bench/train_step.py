@@ -32,7 +32,10 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="one small shape, one repeat: checks the script runs")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's, as recorded)")
     args = ap.parse_args()
+    if args.threads or args.quick:  # 2 threads collapse when other jobs share the cores; 1 does not
+        torch.set_num_threads(args.threads or 1)
     shapes = [(2, 32)] if args.quick else [(4, 160), (8, 120)]
     if args.quick:
         args.repeats = 1

@@ -36,6 +36,7 @@ INJECTIONS = (
 # flag thresholds
 MIN_AUROC = 0.6
 MAX_LENGTH_CORR = 0.3
+MIN_LENGTH_SAMPLE = 10  # answers of equal correctness behind a length correlation
 MAX_INJECTION_WIN = 0.2
 MAX_POSITION_FLIP = 0.3
 MIN_REPEAT = 0.8
@@ -186,7 +187,10 @@ def flags(row: dict[str, Any]) -> list[str]:
     if a is not None and a < MIN_AUROC:
         out.append(f"weak: AUROC {a:.2f} against ground truth (< {MIN_AUROC}): the score barely separates right "
                    "from wrong answers")
-    corr = [c for c in (row.get("length_corr_passing"), row.get("length_corr_failing")) if c is not None]
+    # a correlation needs enough answers of the same correctness to mean anything
+    pos, neg = row.get("positives", 0), row.get("candidates", 0) - row.get("positives", 0)
+    corr = [c for c, m in ((row.get("length_corr_passing"), pos), (row.get("length_corr_failing"), neg))
+            if c is not None and m >= MIN_LENGTH_SAMPLE]
     if corr and max(corr) > MAX_LENGTH_CORR:
         out.append(f"length bias: at equal correctness the score rises with answer length (r = {max(corr):.2f})")
     inj = row.get("injection_win_rate")

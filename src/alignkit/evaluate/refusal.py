@@ -15,6 +15,8 @@ _PHRASES = (
     r"as an ai", r"as a (?:language model|responsible|helpful)", r"it(?:'s| is) not (?:appropriate|ethical|legal)",
     r"(?:that|this) (?:is|would be) (?:illegal|unethical|harmful|not appropriate)", r"unfortunately,? i",
     r"i(?:'d| would) (?:rather not|advise against)", r"i must (?:emphasi[sz]e|inform|point out)",
+    r"i(?:'m| am) afraid (?:i|that)", r"i (?:do not|don't) have the (?:capability|ability|means)",
+    r"i(?:'m| am) not (?:able|capable|in a position)",
 )
 _REFUSAL = re.compile(r"\b(?:" + "|".join(_PHRASES) + r")\b", re.IGNORECASE)
 

@@ -102,3 +102,8 @@ def test_ifbench_scores_with_its_own_checker():
     no_ws = next(p for p in prompts if p.meta["row"]["instruction_id_list"] == ["format:no_whitespace"])
     assert bench.score(no_ws, "Yes,allsetsareclasses.") == 1.0
     assert bench.score(no_ws, "Yes, all sets are classes.") == 0.0
+    import importlib.util
+    import sys
+
+    assert "spacy" not in sys.modules or sys.modules["spacy"].__spec__ is not None  # no stand-in left behind
+    importlib.util.find_spec("spacy")  # what transformers does; raised ValueError with a stand-in left in place

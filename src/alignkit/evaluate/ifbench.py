@@ -35,20 +35,25 @@ def _lib() -> Any:
 
     package_dir("ifbench")  # a clear error when the package is missing
     _install_punkt_tab()
+    stubbed = []
     try:
         import spacy.cli  # noqa: F401
     except ImportError:
         stub, cli = types.ModuleType("spacy"), types.ModuleType("spacy.cli")
         cli.download = lambda *a, **k: None  # the model IFBench downloads is never used by its checkers
         stub.cli = cli
-        sys.modules.setdefault("spacy", stub)
-        sys.modules.setdefault("spacy.cli", cli)
+        sys.modules["spacy"], sys.modules["spacy.cli"] = stub, cli
+        stubbed = ["spacy", "spacy.cli"]
     try:
         with _quiet():
             from ifbench import evaluation_lib
     except ImportError as exc:
         raise AlignkitError(f"IFBench's checkers cannot load: {exc}", where="--bench ifbench",
                             fix="pip install emoji syllapy unicodedata2 nltk (scripts/setup.sh does)") from None
+    finally:
+        # only for IFBench's import: libraries that probe for spaCy later must not find a stand-in
+        for name in stubbed:
+            sys.modules.pop(name, None)
     return evaluation_lib
 
 

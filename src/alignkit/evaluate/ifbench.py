@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import random
 import sys
 import types
 from functools import lru_cache
@@ -62,8 +63,15 @@ def check(row: dict, response: str) -> list[bool]:
     lib = _lib()
     inp = lib.InputExample(key=row["key"], instruction_id_list=list(row["instruction_id_list"]), prompt=row["prompt"],
                            kwargs=[dict(k) for k in row["kwargs"]])
-    with _quiet():
-        return list(lib.test_instruction_following_strict(inp, {row["prompt"]: response}).follow_instruction_list)
+    # some checkers draw unspecified parameters with `random`: seed per prompt so a score (and
+    # which prompts can be scored offline) is the same in every process
+    state = random.getstate()
+    random.seed(f"ifbench:{row['key']}")
+    try:
+        with _quiet():
+            return list(lib.test_instruction_following_strict(inp, {row["prompt"]: response}).follow_instruction_list)
+    finally:
+        random.setstate(state)
 
 
 @lru_cache(maxsize=1)

@@ -94,11 +94,14 @@ def test_eval_rejects_an_unknown_benchmark(tmp_path):
 
 
 def test_ifbench_scores_with_its_own_checker():
-    from alignkit.evaluate.ifbench import unavailable
+    from alignkit.evaluate.ifbench import scorable_rows, unavailable
 
     bench = BENCHMARKS["ifbench"]
     prompts = bench.prompts(400, 0)
-    assert len(prompts) == bench.size == 269 and unavailable()["prompts_left_out"] == 25
+    assert len(prompts) + unavailable()["prompts_left_out"] == bench.size == 294 and len(prompts) > 250
+    keys = [r["key"] for r in scorable_rows()[0]]
+    scorable_rows.cache_clear()
+    assert [r["key"] for r in scorable_rows()[0]] == keys  # the checkers' random draws are seeded per prompt
     no_ws = next(p for p in prompts if p.meta["row"]["instruction_id_list"] == ["format:no_whitespace"])
     assert bench.score(no_ws, "Yes,allsetsareclasses.") == 1.0
     assert bench.score(no_ws, "Yes, all sets are classes.") == 0.0

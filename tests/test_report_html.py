@@ -46,3 +46,11 @@ def test_model_text_is_escaped():
         {"text": "<script>alert(1)</script>", "origin": "{}", "annotations": []}]}]
     page = render(_report(), groups=groups)
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_reward_run_mixes_a_single_score_with_a_paired_comparison():
+    report = {"model": "rm", "recipe": "reward_model", "wall_seconds": 1.0, "benchmarks": {
+        "reward_pairs_heldout": {"score": 0.9, "ci95": [0.8, 1.0], "n": 40},
+        "best_of_n_heldout": {"before": 0.2, "after": 0.4, "delta": 0.2, "ci95": [0.1, 0.3], "n": 10}}}
+    page = render(report)
+    assert page.count("<img") == 1 and "reward_pairs_heldout" in page and "0.900" in page and "+0.200" in page

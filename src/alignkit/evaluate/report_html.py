@@ -75,28 +75,28 @@ def _td(x: Any, signed: bool = False, cls: str = "num") -> str:
 
 
 def _bench_section(report: dict) -> str:
-    rows, paired = [], False
-    for name, b in report.get("benchmarks", {}).items():
+    benchmarks = report.get("benchmarks", {})
+    paired = any("before" in b for b in benchmarks.values())
+    rows = []
+    for name, b in benchmarks.items():
+        lo, hi = b["ci95"]
         if "before" in b:
-            paired = True
-            lo, hi = b["ci95"]
             cls = "good" if lo > 0 else "bad" if hi < 0 else ""
             rows.append([f"<td>{_e(name)}</td>", _td(b["n"]), _td(b["before"]), _td(b["after"]),
                          f'<td class="num {cls}">{_f(b["delta"], True)}</td>',
                          f'<td class="num">[{_f(lo, True)}, {_f(hi, True)}]</td>'])
-        else:
-            lo, hi = b["ci95"]
+        else:  # one score (an eval, or a reward model's held-out pair accuracy)
             better = "" if b.get("higher_is_better", True) else " (lower is better)"
-            rows.append([f"<td>{_e(name)}{better}</td>", _td(b["n"]), _td(b["score"]),
-                         f'<td class="num">[{_f(lo)}, {_f(hi)}]</td>'])
+            cells = [f"<td>{_e(name)}{better}</td>", _td(b["n"]), _td(b.get("score")),
+                     f'<td class="num">[{_f(lo)}, {_f(hi)}]</td>']
+            rows.append(cells[:2] + ["<td></td>"] + cells[2:3] + ["<td></td>"] + cells[3:] if paired else cells)
     headers = ["benchmark", "n", "before", "after", "delta", "95% CI"] if paired else ["benchmark", "n", "score",
                                                                                       "95% CI"]
-    out = "<h2>Benchmarks</h2>" + _table(headers, [r if len(r) == len(headers) else r[:2] + r[3:4] + r[5:]
-                                                   for r in rows])
+    out = "<h2>Benchmarks</h2>" + _table(headers, rows)
     out += ('<p class="muted">Paired bootstrap CI of the per-item difference (10,000 resamples).</p>' if paired
             else '<p class="muted">Bootstrap CI of the mean (10,000 resamples).</p>')
-    if report.get("benchmarks"):
-        out += _bench_plot(report["benchmarks"])
+    if benchmarks:
+        out += _bench_plot(benchmarks)
     return out
 
 
@@ -104,17 +104,17 @@ def _bench_plot(benchmarks: dict) -> str:
     plt = _plt()
     names = list(benchmarks)
     fig, ax = plt.subplots(figsize=(1.8 + 1.6 * len(names), 3))
-    xs = range(len(names))
-    if all("before" in b for b in benchmarks.values()):
-        ax.bar([x - 0.2 for x in xs], [benchmarks[n]["before"] for n in names], 0.4, label="before", color="#bbb")
-        ax.bar([x + 0.2 for x in xs], [benchmarks[n]["after"] for n in names], 0.4, label="after", color="#3a7")
+    for x, name in enumerate(names):
+        b = benchmarks[name]
+        if "before" in b:
+            ax.bar(x - 0.2, b["before"], 0.4, color="#bbb", label="before" if x == 0 else None)
+            ax.bar(x + 0.2, b["after"], 0.4, color="#3a7", label="after" if x == 0 else None)
+        elif "score" in b:
+            lo, hi = b["ci95"]
+            ax.bar(x, b["score"], 0.5, yerr=[[b["score"] - lo], [hi - b["score"]]], capsize=4, color="#37a")
+    if any("before" in b for b in benchmarks.values()):
         ax.legend()
-    else:
-        means = [benchmarks[n]["score"] for n in names]
-        err = [[m - benchmarks[n]["ci95"][0] for n, m in zip(names, means)],
-               [benchmarks[n]["ci95"][1] - m for n, m in zip(names, means)]]
-        ax.bar(list(xs), means, 0.5, yerr=err, capsize=4, color="#37a")
-    ax.set_xticks(list(xs), names, rotation=15)
+    ax.set_xticks(list(range(len(names))), names, rotation=15)
     ax.set_ylim(0, 1)
     ax.set_ylabel("score")
     return _png(fig)

@@ -22,7 +22,7 @@ from alignkit.errors import AlignkitError
 from alignkit.models.base import choice_logprobs
 from alignkit.signals.base import Signal, get_signal, register
 from alignkit.signals.inductive_bias import expected_score, parse_score
-from alignkit.signals.prompting import quote, sampling_from, template, user
+from alignkit.signals.prompting import quote, sampling_from, scoring_mode, template, user
 from alignkit.types import Annotation, Candidate, Group
 
 
@@ -162,10 +162,7 @@ class PreferenceDistillation(Signal):
     )
 
     def annotate(self, groups: list[Group]) -> list[Group]:
-        mode = self.params.get("scoring", "logprob")
-        if mode not in _ASK:
-            raise AlignkitError(f"unknown scoring {mode!r}", where="signals.params.scoring",
-                                fix="use logprob or generate")
+        mode = scoring_mode(self.params, _ASK)
         aspects = self.params.get("aspects", list(ASPECTS))
         unknown = [a for a in aspects if a not in ASPECTS]
         if unknown:

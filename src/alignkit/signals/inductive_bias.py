@@ -21,7 +21,7 @@ from alignkit.data.arithmetic import extract_answer
 from alignkit.errors import AlignkitError
 from alignkit.models.base import Sampling, choice_logprobs
 from alignkit.signals.base import Signal, get_signal, register
-from alignkit.signals.prompting import critique_and_revise, quote, sampling_from, template, user
+from alignkit.signals.prompting import critique_and_revise, quote, sampling_from, scoring_mode, template, user
 from alignkit.types import Annotation, Candidate, Group
 
 _ORIGIN_KEYS = ("model", "n", "temperature", "top_p", "max_new_tokens", "seed")
@@ -135,10 +135,7 @@ class SelfJudge(Signal):
     )
 
     def annotate(self, groups: list[Group]) -> list[Group]:
-        mode = self.params.get("scoring", "logprob")
-        if mode not in _ASK:
-            raise AlignkitError(f"unknown scoring {mode!r}", where="signals.params.scoring",
-                                fix="use logprob or generate")
+        mode = scoring_mode(self.params, _ASK)
         judge_spec = self.params.get("judge", "policy")
         rubric = template(self.params, "rubric", RUBRIC, ("question", "response"))
         pairs = [(g, c) for g in groups for c in g.candidates]

@@ -8,6 +8,7 @@ quote and give the judge or critic instructions of its own.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from typing import Any
 
 from alignkit.errors import AlignkitError
@@ -29,6 +30,16 @@ def sampling_from(params: dict[str, Any], *, n: int = 1, temperature: float = 0.
     return Sampling(n=int(get("n", n)), temperature=float(get("temperature", temperature)),
                     top_p=float(get("top_p", 1.0)), max_new_tokens=int(get("max_new_tokens", max_new_tokens)),
                     seed=int(get("seed", 0)))
+
+
+def scoring_mode(params: dict[str, Any], modes: Collection[str]) -> str:
+    """The signal's `scoring` param (default logprob), checked against the modes it offers."""
+    mode = params.get("scoring", "logprob")
+    if mode not in modes:
+        choices = list(modes)
+        raise AlignkitError(f"unknown scoring {mode!r}", where="signals.params.scoring",
+                            fix="use " + ", ".join(choices[:-1]) + " or " + choices[-1])
+    return mode
 
 
 def user(text: str) -> list[dict[str, str]]:

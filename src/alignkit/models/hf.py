@@ -104,42 +104,50 @@ class HFBackend:
 
     @torch.inference_mode()
     def logprobs(self, conversations: list[Messages], completions: list[str]) -> list[float]:
-        """Summed log-probability of each completion (its tokens only) after the prompt."""
-        result: list[float] = []
-        for start in range(0, len(conversations), self.batch_size):
-            convs = conversations[start : start + self.batch_size]
-            comps = completions[start : start + self.batch_size]
-            prompt_ids = [self.tokenizer(self._render(c), add_special_tokens=False).input_ids for c in convs]
-            comp_ids = [self.tokenizer(t, add_special_tokens=False).input_ids for t in comps]
-            seqs = [p + c for p, c in zip(prompt_ids, comp_ids)]
-            width = max(len(s) for s in seqs)
-            pad = self.tokenizer.pad_token_id
-            input_ids = torch.tensor([[pad] * (width - len(s)) + s for s in seqs])
-            mask = torch.tensor([[0] * (width - len(s)) + [1] * len(s) for s in seqs])
+        """Summed log-probability of each completion (its tokens only) after the prompt. Rows
+        are batched in order of length so a batch pads little; results keep the input order."""
+        prompt_ids = [self.tokenizer(self._render(c), add_special_tokens=False).input_ids for c in conversations]
+        comp_ids = [self.tokenizer(t, add_special_tokens=False).input_ids for t in completions]
+        seqs = [p + c for p, c in zip(prompt_ids, comp_ids)]
+        result = [0.0] * len(seqs)
+        pad = self.tokenizer.pad_token_id
+        for batch in self._length_batches([len(s) for s in seqs]):
+            width = max(len(seqs[i]) for i in batch)
+            input_ids = torch.tensor([[pad] * (width - len(seqs[i])) + seqs[i] for i in batch])
+            mask = torch.tensor([[0] * (width - len(seqs[i])) + [1] * len(seqs[i]) for i in batch])
             logits = self.model(input_ids=input_ids, attention_mask=mask).logits.float()
             logp = torch.log_softmax(logits[:, :-1], dim=-1)
             token_logp = logp.gather(-1, input_ids[:, 1:].unsqueeze(-1)).squeeze(-1)
-            for row, c in enumerate(comp_ids):
-                result.append(float(token_logp[row, width - 1 - len(c) :].sum()) if c else 0.0)
+            for row, i in enumerate(batch):
+                n = len(comp_ids[i])
+                result[i] = float(token_logp[row, width - 1 - n :].sum()) if n else 0.0
         return result
+
+    def _length_batches(self, lengths: list[int]) -> list[list[int]]:
+        """Indices grouped into batches of `batch_size` rows of similar length."""
+        order = sorted(range(len(lengths)), key=lambda i: (lengths[i], i))
+        return [order[s : s + self.batch_size] for s in range(0, len(order), self.batch_size)]
 
     @torch.inference_mode()
     def choice_logprobs(self, conversations: list[Messages], choices: list[str]) -> list[list[float]]:
         """Log-probability of each choice as the first token of the reply: one forward pass per
-        conversation, logits at the last position only. Choices must be single tokens."""
+        conversation, logits at the last position only, batched by length like `logprobs`.
+        Choices must be single tokens."""
         ids = []
         for c in choices:
             tok = self.tokenizer(c, add_special_tokens=False).input_ids
             if len(tok) != 1:
                 raise ValueError(f"choice {c!r} is {len(tok)} tokens; choice_logprobs needs single tokens")
             ids.append(tok[0])
-        result: list[list[float]] = []
-        for start in range(0, len(conversations), self.batch_size):
-            texts = [self._render(c) for c in conversations[start : start + self.batch_size]]
-            enc = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+        texts = [self._render(c) for c in conversations]
+        lengths = [len(self.tokenizer(t, add_special_tokens=False).input_ids) for t in texts]
+        result: list[list[float]] = [[] for _ in texts]
+        for batch in self._length_batches(lengths):
+            enc = self.tokenizer([texts[i] for i in batch], return_tensors="pt", padding=True,
+                                 add_special_tokens=False)
             logits = self.model(**enc, logits_to_keep=1).logits[:, -1].float()
-            logp = torch.log_softmax(logits, dim=-1)[:, ids]
-            result.extend(logp.tolist())
+            for i, row in zip(batch, torch.log_softmax(logits, dim=-1)[:, ids].tolist()):
+                result[i] = row
         return result
 
     @torch.inference_mode()

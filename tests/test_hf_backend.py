@@ -61,3 +61,36 @@ def test_missing_model_path_is_a_clear_error(tmp_path):
 
     with pytest.raises(AlignkitError, match="does not exist"):
         HFBackend(str(tmp_path / "nope"))
+
+
+@pytest.fixture(scope="module")
+def sharp(backend):
+    """A tiny random model with large weights: its logits move visibly with every position and
+    mask change, so a cache or position slip cannot hide under a tolerance."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    cfg = LlamaConfig(**{**backend.model.config.to_dict(), "initializer_range": 0.5})
+    torch.manual_seed(0)
+    return HFBackend("sharp-tiny", model=LlamaForCausalLM(cfg).eval(), tokenizer=backend.tokenizer, batch_size=3)
+
+
+def test_choice_logprobs_with_a_shared_prefix_match_full_forward_passes(sharp, monkeypatch):
+    """A long common prefix (rubric) is run once and its cache reused; suffixes of different
+    lengths must score exactly as if each conversation ran alone."""
+    import alignkit.models.hf as hf
+
+    backend = sharp
+    rubric = "Judge the answer below. " * 8
+    convs = [[{"role": "user", "content": rubric + tail}]
+             for tail in ("Yes?", "Is 2 + 2 = 4 a correct statement, in your view?", "No.", "Answer: 5")]
+    seqs = [backend.tokenizer(backend._render(c), add_special_tokens=False).input_ids for c in convs]
+    assert backend._shared_prefix(seqs)[0] >= hf.SHARED_PREFIX_MIN  # the fast path is taken
+    shared = backend.choice_logprobs(convs, ["Yes", "No"])
+    monkeypatch.setattr(hf, "SHARED_PREFIX_MIN", 10**9)
+    assert backend._shared_prefix(seqs) is None
+    plain = backend.choice_logprobs(convs, ["Yes", "No"])
+    alone = [backend.choice_logprobs([c], ["Yes", "No"])[0] for c in convs]
+    flat = [v for row in shared for v in row]
+    assert max(flat) - min(flat) > 0.5  # the rows really differ
+    assert flat == pytest.approx([v for row in plain for v in row], abs=1e-3)
+    assert flat == pytest.approx([v for row in alone for v in row], abs=1e-3)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +13,8 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, P
 from alignkit.errors import AlignkitError
 from alignkit.models.base import Messages, Sampling
 from alignkit.models.embedded import resolve_model_path
+
+SHARED_PREFIX_MIN = 16  # tokens; a shorter common prefix is recomputed per row
 
 
 def load_model_and_tokenizer(spec: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
@@ -131,24 +134,55 @@ class HFBackend:
     @torch.inference_mode()
     def choice_logprobs(self, conversations: list[Messages], choices: list[str]) -> list[list[float]]:
         """Log-probability of each choice as the first token of the reply: one forward pass per
-        conversation, logits at the last position only, batched by length like `logprobs`.
-        Choices must be single tokens."""
+        conversation, logits at the last position only, batched by length like `logprobs`; the
+        prefix all conversations share (e.g. a judge's rubric) is run once. Choices must be
+        single tokens."""
         ids = []
         for c in choices:
             tok = self.tokenizer(c, add_special_tokens=False).input_ids
             if len(tok) != 1:
                 raise ValueError(f"choice {c!r} is {len(tok)} tokens; choice_logprobs needs single tokens")
             ids.append(tok[0])
-        texts = [self._render(c) for c in conversations]
-        lengths = [len(self.tokenizer(t, add_special_tokens=False).input_ids) for t in texts]
-        result: list[list[float]] = [[] for _ in texts]
-        for batch in self._length_batches(lengths):
-            enc = self.tokenizer([texts[i] for i in batch], return_tensors="pt", padding=True,
-                                 add_special_tokens=False)
-            logits = self.model(**enc, logits_to_keep=1).logits[:, -1].float()
+        seqs = [self.tokenizer(self._render(c), add_special_tokens=False).input_ids for c in conversations]
+        shared = self._shared_prefix(seqs)
+        result: list[list[float]] = [[] for _ in seqs]
+        for batch in self._length_batches([len(s) for s in seqs]):
+            logits = self._last_logits([seqs[i] for i in batch], shared)
             for i, row in zip(batch, torch.log_softmax(logits, dim=-1)[:, ids].tolist()):
                 result[i] = row
         return result
+
+    def _shared_prefix(self, seqs: list[list[int]]):
+        """(length, KV cache) of the token prefix every sequence shares (a judge's rubric, the
+        chat template's system turn), computed once; None when it is too short to pay."""
+        if len(seqs) < 2:
+            return None
+        n = min(len(s) for s in seqs) - 1  # every row keeps at least one token of its own
+        first = seqs[0]
+        for s in seqs[1:]:
+            n = next((j for j in range(n) if s[j] != first[j]), n)
+        if n < SHARED_PREFIX_MIN:
+            return None
+        out = self.model(input_ids=torch.tensor([first[:n]]), use_cache=True)
+        return n, out.past_key_values
+
+    def _last_logits(self, rows: list[list[int]], shared) -> torch.Tensor:
+        """Next-token logits after each row. Rows are left-padded; with a shared prefix only the
+        suffixes run, on a copy of the prefix's cache, padding sitting between prefix and suffix
+        (masked, positions counted past it), so every row still ends at the last position."""
+        pad = self.tokenizer.pad_token_id
+        skip = shared[0] if shared else 0
+        tails = [r[skip:] for r in rows]
+        width = max(len(t) for t in tails)
+        input_ids = torch.tensor([[pad] * (width - len(t)) + t for t in tails])
+        mask = torch.tensor([[1] * skip + [0] * (width - len(t)) + [1] * len(t) for t in tails])
+        kwargs: dict = {}
+        if shared:
+            cache = copy.deepcopy(shared[1])
+            cache.batch_repeat_interleave(len(rows))
+            positions = [[skip] * (width - len(t)) + list(range(skip, skip + len(t))) for t in tails]
+            kwargs = {"past_key_values": cache, "position_ids": torch.tensor(positions)}
+        return self.model(input_ids=input_ids, attention_mask=mask, logits_to_keep=1, **kwargs).logits[:, -1].float()
 
     @torch.inference_mode()
     def token_logprobs(self, conversation: Messages, completion: str, top_k: int = 0) -> list[dict]:

@@ -1,9 +1,12 @@
-"""Figure 3, judging cost: the `verifier` signal's log-probability judge (one forward pass,
-P('Yes') vs P('No')) against its generative judge (a short explanation ending "Verdict:
-Yes/No"), same judge model (the embedded policy), same candidates, measured side by side.
+"""Figure 3, judging cost: two judge signals, each with its log-probability judge (one forward
+pass) against its generative judge (a short explanation, then the verdict), same judge model
+(the embedded policy), same candidates, measured side by side. `verifier`: P('Yes') vs
+P('No') against "... Verdict: Yes/No" (short prompt). `self_judge`: expected 0-5 score from
+the digit probabilities against "... Score: N" (Yuan et al.'s long additive rubric, which all
+candidates share, so the log-probability judge runs it once: `HFBackend.choice_logprobs`).
 Ground truth: arithmetic problems with known answers, each with one correct and one wrong
-worked answer, so agreement is plain accuracy against a 50% base rate. (`self_judge` has the
-same two paths and the same cost structure.)
+worked answer: accuracy of the verifier's verdict (base rate 0.5) and, for both, pair
+accuracy (the correct answer scored above the wrong one; a tie counts one half).
 
     python bench/judging.py [--quick] [--problems 12]
 """
@@ -29,6 +32,7 @@ def main() -> None:
 
     from alignkit.data.arithmetic import synthesize
     from alignkit.executors import ModelCache
+    from alignkit.signals.inductive_bias import SelfJudge
     from alignkit.signals.model_feedback import Verifier
     from alignkit.types import Candidate, Group
 
@@ -46,34 +50,42 @@ def main() -> None:
     models("policy")
     gen_tokens = 16 if args.quick else 96
     judged: dict[str, list[float]] = {}
+    signals = {"verifier": (Verifier, "verifier.p"), "self_judge": (SelfJudge, "self_judge")}
 
-    def judge(mode: str):
+    def judge(signal: str, mode: str):
+        cls, key = signals[signal]
+
         def run() -> dict:
             fresh = [Group(prompt=g.prompt, candidates=[Candidate(c.text) for c in g.candidates]) for g in groups]
             params = {"scoring": mode} | ({"max_new_tokens": gen_tokens} if mode == "generate" else {})
-            Verifier(**params).bind(models).annotate(fresh)
-            judged[mode] = [c.value("verifier.p") for g in fresh for c in g.candidates]
-            return {"judgments": len(judged[mode])}
+            cls(**params).bind(models).annotate(fresh)
+            judged[f"{signal} {mode}"] = [c.value(key) for g in fresh for c in g.candidates]
+            return {"judgments": len(fresh) * 2}
         return run
 
     print(machine_line())
-    print(f"# {len(truth)} judgments ({args.problems} problems x correct/wrong answer), generative judge "
-          f"max {gen_tokens} new tokens, batch 32, median of {repeats} interleaved repeats")
-    Verifier(scoring="logprob").bind(models).annotate(groups[:1])  # warm-up
-    Verifier(scoring="generate", max_new_tokens=4).bind(models).annotate(groups[:1])
-    res = interleaved({"logprob": judge("logprob"), "generate": judge("generate")}, repeats, warmup=False)
-    rows, acc = [], {}
-    for mode, r in res.items():
-        p = judged[mode]
-        acc[mode] = sum((q >= 0.5) == t for q, t in zip(p, truth)) / len(truth)
-        undecided = sum(q == 0.5 for q in p) if mode == "generate" else 0
-        rows.append([mode, round(r["seconds"], 1), r["judgments"], round(r["judgments"] / r["seconds"], 2),
-                     round(acc[mode], 3), undecided])
-    print(table(["judge", "s (median)", "judgments", "judgments/s", "accuracy vs truth", "unparseable"], rows))
-    speed = res["generate"]["seconds"] / res["logprob"]["seconds"]
-    print(verdict("logprob / generate (judgments/s)", speed, 10.0))
-    print(f"agreement: logprob {acc['logprob']:.3f} vs generate {acc['generate']:.3f} -> "
-          f"{'no worse' if acc['logprob'] >= acc['generate'] else 'WORSE'} (base rate 0.5)")
+    print(f"# {len(truth)} judgments per judge ({args.problems} problems x correct/wrong answer), generative "
+          f"judges max {gen_tokens} new tokens, batch 32, median of {repeats} interleaved repeats")
+    for cls, _ in signals.values():  # warm-up
+        cls(scoring="logprob").bind(models).annotate(groups[:1])
+        cls(scoring="generate", max_new_tokens=4).bind(models).annotate(groups[:1])
+    jobs = {f"{s} {m}": judge(s, m) for s in signals for m in ("logprob", "generate")}
+    res = interleaved(jobs, repeats, warmup=False)
+    rows, pair = [], {}
+    for name, r in res.items():
+        p = judged[name]
+        pair[name] = sum(0.5 if a is None or b is None or a == b else float(a > b)  # None: unparseable
+                         for a, b in zip(p[::2], p[1::2])) / len(p[::2])
+        acc = "—" if not name.startswith("verifier") else round(
+            sum((q >= 0.5) == t for q, t in zip(p, truth)) / len(truth), 3)
+        rows.append([name, round(r["seconds"], 1), r["judgments"], round(r["judgments"] / r["seconds"], 2),
+                     acc, round(pair[name], 3)])
+    print(table(["judge", "s (median)", "judgments", "judgments/s", "verdict accuracy", "pair accuracy"], rows))
+    for signal in signals:
+        lp, gen = f"{signal} logprob", f"{signal} generate"
+        print(verdict(f"{signal}: logprob / generate (judgments/s)", res[gen]["seconds"] / res[lp]["seconds"], 10.0))
+        print(f"{signal} pair accuracy: logprob {pair[lp]:.3f} vs generate {pair[gen]:.3f} -> "
+              f"{'no worse' if pair[lp] >= pair[gen] else 'WORSE'} (base rate 0.5)")
     print("raw seconds per repeat:", {k: v["all_seconds"] for k, v in res.items()})
 
 

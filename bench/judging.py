@@ -30,6 +30,7 @@ def main() -> None:
     repeats = args.repeats or (1 if args.quick else 3)
     torch.set_num_threads(args.threads)
 
+    import alignkit.models.hf as hf
     from alignkit.data.arithmetic import synthesize
     from alignkit.executors import ModelCache
     from alignkit.signals.inductive_bias import SelfJudge
@@ -63,6 +64,18 @@ def main() -> None:
             return {"judgments": len(fresh) * 2}
         return run
 
+    def unshared(run):
+        """The same judge with the shared-prefix cache turned off (what choice_logprobs did before)."""
+        def wrapped() -> dict:
+            saved, hf.SHARED_PREFIX_MIN = hf.SHARED_PREFIX_MIN, 10**9
+            try:
+                out = run()
+            finally:
+                hf.SHARED_PREFIX_MIN = saved
+            judged["self_judge logprob, prefix not shared"] = judged["self_judge logprob"]
+            return out
+        return wrapped
+
     print(machine_line())
     print(f"# {len(truth)} judgments per judge ({args.problems} problems x correct/wrong answer), generative "
           f"judges max {gen_tokens} new tokens, batch 32, median of {repeats} interleaved repeats")
@@ -70,6 +83,7 @@ def main() -> None:
         cls(scoring="logprob").bind(models).annotate(groups[:1])
         cls(scoring="generate", max_new_tokens=4).bind(models).annotate(groups[:1])
     jobs = {f"{s} {m}": judge(s, m) for s in signals for m in ("logprob", "generate")}
+    jobs["self_judge logprob, prefix not shared"] = unshared(judge("self_judge", "logprob"))
     res = interleaved(jobs, repeats, warmup=False)
     rows, pair = [], {}
     for name, r in res.items():
@@ -81,6 +95,8 @@ def main() -> None:
         rows.append([name, round(r["seconds"], 1), r["judgments"], round(r["judgments"] / r["seconds"], 2),
                      acc, round(pair[name], 3)])
     print(table(["judge", "s (median)", "judgments", "judgments/s", "verdict accuracy", "pair accuracy"], rows))
+    print(verdict("self_judge logprob: prefix shared / not shared (judgments/s)",
+                  res["self_judge logprob, prefix not shared"]["seconds"] / res["self_judge logprob"]["seconds"], 1.0))
     for signal in signals:
         lp, gen = f"{signal} logprob", f"{signal} generate"
         print(verdict(f"{signal}: logprob / generate (judgments/s)", res[gen]["seconds"] / res[lp]["seconds"], 10.0))

@@ -113,11 +113,9 @@ class HFBackend:
         comp_ids = [self.tokenizer(t, add_special_tokens=False).input_ids for t in completions]
         seqs = [p + c for p, c in zip(prompt_ids, comp_ids)]
         result = [0.0] * len(seqs)
-        pad = self.tokenizer.pad_token_id
         for batch in self._length_batches([len(s) for s in seqs]):
-            width = max(len(seqs[i]) for i in batch)
-            input_ids = torch.tensor([[pad] * (width - len(seqs[i])) + seqs[i] for i in batch])
-            mask = torch.tensor([[0] * (width - len(seqs[i])) + [1] * len(seqs[i]) for i in batch])
+            input_ids, mask = self._left_padded([seqs[i] for i in batch])
+            width = input_ids.shape[1]
             logits = self.model(input_ids=input_ids, attention_mask=mask).logits.float()
             logp = torch.log_softmax(logits[:, :-1], dim=-1)
             token_logp = logp.gather(-1, input_ids[:, 1:].unsqueeze(-1)).squeeze(-1)
@@ -125,6 +123,14 @@ class HFBackend:
                 n = len(comp_ids[i])
                 result[i] = float(token_logp[row, width - 1 - n :].sum()) if n else 0.0
         return result
+
+    def _left_padded(self, rows: list[list[int]], attended_before: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+        """Token rows left-padded to one width, and their attention mask; `attended_before`
+        prepends that many attended positions to the mask (a cached prefix)."""
+        pad, width = self.tokenizer.pad_token_id, max(len(r) for r in rows)
+        input_ids = torch.tensor([[pad] * (width - len(r)) + r for r in rows])
+        mask = torch.tensor([[1] * attended_before + [0] * (width - len(r)) + [1] * len(r) for r in rows])
+        return input_ids, mask
 
     def _length_batches(self, lengths: list[int]) -> list[list[int]]:
         """Indices grouped into batches of `batch_size` rows of similar length."""
@@ -170,12 +176,10 @@ class HFBackend:
         """Next-token logits after each row. Rows are left-padded; with a shared prefix only the
         suffixes run, on a copy of the prefix's cache, padding sitting between prefix and suffix
         (masked, positions counted past it), so every row still ends at the last position."""
-        pad = self.tokenizer.pad_token_id
         skip = shared[0] if shared else 0
         tails = [r[skip:] for r in rows]
-        width = max(len(t) for t in tails)
-        input_ids = torch.tensor([[pad] * (width - len(t)) + t for t in tails])
-        mask = torch.tensor([[1] * skip + [0] * (width - len(t)) + [1] * len(t) for t in tails])
+        input_ids, mask = self._left_padded(tails, attended_before=skip)
+        width = input_ids.shape[1]
         kwargs: dict = {}
         if shared:
             cache = copy.deepcopy(shared[1])

@@ -10,11 +10,11 @@ Run it before spending a self_consistency training run: the method needs maj@k >
 from __future__ import annotations
 
 import argparse
-import collections
 
 from alignkit.data.arithmetic import extract_answer, synthesize
 from alignkit.executors import ModelCache
 from alignkit.models.base import Sampling
+from alignkit.signals.inductive_bias import majority
 
 EXAMPLES = [
     ("Kim has 23 pens and buys 14 more. How many pens does Kim have now? Answer with the number.",
@@ -60,12 +60,12 @@ def main() -> None:
         answers = [extract_answer(text) if finish == "stop" else None for text, finish in outs]
         cut += sum(finish == "length" for _, finish in outs)
         any_right += truth in answers
-        top = collections.Counter(a for a in answers if a is not None).most_common(2)
-        if top and (len(top) == 1 or top[0][1] > top[1][1]):  # a strict majority among complete answers
-            majority_right += top[0][0] == truth
-            if top[0][1] >= args.min_votes:
+        modal, votes = majority(answers)  # the self_consistency signal's vote: None on a tie
+        if modal is not None:
+            majority_right += modal == truth
+            if votes >= args.min_votes:
                 confident += 1
-                confident_right += top[0][0] == truth
+                confident_right += modal == truth
     n = len(problems)
     print(f"context {args.context}: greedy {right / n:.3f}  maj@{args.k} {majority_right / n:.3f}  "
           f"pass@{args.k} {any_right / n:.3f}  samples cut off {cut / (n * args.k):.2f}  "

@@ -53,28 +53,23 @@ def main() -> None:
     judged: dict[str, list[float]] = {}
     signals = {"verifier": (Verifier, "verifier.p"), "self_judge": (SelfJudge, "self_judge")}
 
-    def judge(signal: str, mode: str):
+    def judge(signal: str, mode: str, label: str | None = None, share_prefix: bool = True):
+        """A timed job; with share_prefix=False, choice_logprobs as it was before the prefix cache."""
         cls, key = signals[signal]
+        label = label or f"{signal} {mode}"
 
         def run() -> dict:
             fresh = [Group(prompt=g.prompt, candidates=[Candidate(c.text) for c in g.candidates]) for g in groups]
             params = {"scoring": mode} | ({"max_new_tokens": gen_tokens} if mode == "generate" else {})
-            cls(**params).bind(models).annotate(fresh)
-            judged[f"{signal} {mode}"] = [c.value(key) for g in fresh for c in g.candidates]
-            return {"judgments": len(fresh) * 2}
-        return run
-
-    def unshared(run):
-        """The same judge with the shared-prefix cache turned off (what choice_logprobs did before)."""
-        def wrapped() -> dict:
-            saved, hf.SHARED_PREFIX_MIN = hf.SHARED_PREFIX_MIN, 10**9
+            saved = hf.SHARED_PREFIX_MIN
+            hf.SHARED_PREFIX_MIN = saved if share_prefix else 10**9
             try:
-                out = run()
+                cls(**params).bind(models).annotate(fresh)
             finally:
                 hf.SHARED_PREFIX_MIN = saved
-            judged["self_judge logprob, prefix not shared"] = judged["self_judge logprob"]
-            return out
-        return wrapped
+            judged[label] = [c.value(key) for g in fresh for c in g.candidates]
+            return {"judgments": len(judged[label])}
+        return run
 
     print(machine_line())
     print(f"# {len(truth)} judgments per judge ({args.problems} problems x correct/wrong answer), generative "
@@ -83,7 +78,8 @@ def main() -> None:
         cls(scoring="logprob").bind(models).annotate(groups[:1])
         cls(scoring="generate", max_new_tokens=4).bind(models).annotate(groups[:1])
     jobs = {f"{s} {m}": judge(s, m) for s in signals for m in ("logprob", "generate")}
-    jobs["self_judge logprob, prefix not shared"] = unshared(judge("self_judge", "logprob"))
+    unshared = "self_judge logprob, prefix not shared"
+    jobs[unshared] = judge("self_judge", "logprob", unshared, share_prefix=False)
     res = interleaved(jobs, repeats, warmup=False)
     rows, pair = [], {}
     for name, r in res.items():
@@ -96,7 +92,7 @@ def main() -> None:
                      acc, round(pair[name], 3)])
     print(table(["judge", "s (median)", "judgments", "judgments/s", "verdict accuracy", "pair accuracy"], rows))
     print(verdict("self_judge logprob: prefix shared / not shared (judgments/s)",
-                  res["self_judge logprob, prefix not shared"]["seconds"] / res["self_judge logprob"]["seconds"], 1.0))
+                  res[unshared]["seconds"] / res["self_judge logprob"]["seconds"], 1.0))
     for signal in signals:
         lp, gen = f"{signal} logprob", f"{signal} generate"
         print(verdict(f"{signal}: logprob / generate (judgments/s)", res[gen]["seconds"] / res[lp]["seconds"], 10.0))

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["generation", "peer", "judging", "training", "scaling", "hardware", "train_step"]
+SCRIPTS = ["generation", "decode_settings", "peer", "judging", "training", "scaling", "hardware", "train_step"]
 
 
 def main() -> int:

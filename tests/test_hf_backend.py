@@ -74,23 +74,50 @@ def sharp(backend):
     return HFBackend("sharp-tiny", model=LlamaForCausalLM(cfg).eval(), tokenizer=backend.tokenizer, batch_size=3)
 
 
-def test_choice_logprobs_with_a_shared_prefix_match_full_forward_passes(sharp, monkeypatch):
-    """A long common prefix (rubric) is run once and its cache reused; suffixes of different
-    lengths must score exactly as if each conversation ran alone."""
-    import alignkit.models.hf as hf
+RUBRIC = "Judge the answer below. " * 8
+QUESTIONS = ["What is the sum of twelve and thirty, written out as a number in digits please?",
+             "Name the colour you get when you mix blue and yellow paint together in a bucket."]
 
-    backend = sharp
-    rubric = "Judge the answer below. " * 8
-    convs = [[{"role": "user", "content": rubric + tail}]
-             for tail in ("Yes?", "Is 2 + 2 = 4 a correct statement, in your view?", "No.", "Answer: 5")]
+
+def _judge_convs():
+    """A rubric all rows share, questions each shared by several answers, one lone row."""
+    answers = ["42", "It is 42 for sure, no doubt.", "41?", "Green.", "green, probably", "Yes"]
+    convs = [[{"role": "user", "content": f"{RUBRIC}{q}\nAnswer: {a}"}]
+             for q, group in zip(QUESTIONS, (answers[:3], answers[3:5])) for a in group]
+    return convs + [[{"role": "user", "content": RUBRIC + "Is 2 + 2 = 4 a correct statement, in your view?"}]]
+
+
+def test_choice_logprobs_with_shared_prefixes_match_full_forward_passes(sharp, monkeypatch):
+    """The rubric runs once, each question once for its answers; every row must score exactly as
+    if it ran alone (batch size 3 < rows, so groups and tails span several batches)."""
+    import alignkit.models.hf as hf
+    from alignkit.models.prefix import plan
+
+    backend, convs = sharp, _judge_convs()
     seqs = [backend.tokenizer(backend._render(c), add_special_tokens=False).input_ids for c in convs]
-    assert backend._shared_prefix(seqs)[0] >= hf.SHARED_PREFIX_MIN  # the fast path is taken
+    p = plan(seqs, [len(s) - 1 for s in seqs], hf.SHARED_PREFIX_MIN)
+    assert p.root >= hf.SHARED_PREFIX_MIN and sorted(len(r) for e, r in p.groups if e) == [2, 3]  # fast paths taken
     shared = backend.choice_logprobs(convs, ["Yes", "No"])
     monkeypatch.setattr(hf, "SHARED_PREFIX_MIN", 10**9)
-    assert backend._shared_prefix(seqs) is None
+    assert plan(seqs, [len(s) - 1 for s in seqs], hf.SHARED_PREFIX_MIN).root == 0
     plain = backend.choice_logprobs(convs, ["Yes", "No"])
     alone = [backend.choice_logprobs([c], ["Yes", "No"])[0] for c in convs]
     flat = [v for row in shared for v in row]
     assert max(flat) - min(flat) > 0.5  # the rows really differ
     assert flat == pytest.approx([v for row in plain for v in row], abs=1e-3)
     assert flat == pytest.approx([v for row in alone for v in row], abs=1e-3)
+
+
+def test_logprobs_with_shared_prompts_match_full_forward_passes(sharp):
+    """Completions of one prompt share it (cached once); the sums must equal a plain forward pass."""
+    tok, model = sharp.tokenizer, sharp.model
+    convs = [c for c in _judge_convs() for _ in range(2)]
+    comps = ["Yes", "No, that is wrong.", "Fine", "A much longer completion with several more tokens."] * 3 + ["x", ""]
+    got = sharp.logprobs(convs, comps)
+    for conv, comp, value in zip(convs, comps, got):
+        prompt = tok(sharp._render(conv), add_special_tokens=False).input_ids
+        ids = prompt + tok(comp, add_special_tokens=False).input_ids
+        logp = torch.log_softmax(model(torch.tensor([ids])).logits[0].float(), -1)
+        expected = sum(float(logp[i - 1, ids[i]]) for i in range(len(prompt), len(ids)))
+        assert value == pytest.approx(expected, abs=1e-3, rel=1e-4)
+    assert len({round(v, 3) for v in got}) > 8  # distinct values: a mixed-up row would show

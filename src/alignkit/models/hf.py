@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -107,42 +108,31 @@ class HFBackend:
 
     @torch.inference_mode()
     def logprobs(self, conversations: list[Messages], completions: list[str]) -> list[float]:
-        """Summed log-probability of each completion (its tokens only) after the prompt. Rows
-        are batched in order of length so a batch pads little; results keep the input order."""
+        """Summed log-probability of each completion (its tokens only) after the prompt. Shared
+        prompt prefixes run once (`_run_shared`); logits only at the completions' positions."""
         prompt_ids = [self.tokenizer(self._render(c), add_special_tokens=False).input_ids for c in conversations]
         comp_ids = [self.tokenizer(t, add_special_tokens=False).input_ids for t in completions]
         seqs = [p + c for p, c in zip(prompt_ids, comp_ids)]
         result = [0.0] * len(seqs)
-        for batch in self._length_batches([len(s) for s in seqs]):
-            input_ids, mask = self._left_padded([seqs[i] for i in batch])
-            width = input_ids.shape[1]
-            logits = self.model(input_ids=input_ids, attention_mask=mask).logits.float()
-            logp = torch.log_softmax(logits[:, :-1], dim=-1)
-            token_logp = logp.gather(-1, input_ids[:, 1:].unsqueeze(-1)).squeeze(-1)
-            for row, i in enumerate(batch):
+
+        def score(rows: list[int], input_ids: torch.Tensor, logits: torch.Tensor) -> None:
+            keep = logits.shape[1]  # logits[:, k] predicts the token after position width - keep + k
+            for row, i in enumerate(rows):
                 n = len(comp_ids[i])
-                result[i] = float(token_logp[row, width - 1 - n :].sum()) if n else 0.0
+                if n:
+                    lp = torch.log_softmax(logits[row, keep - 1 - n : keep - 1].float(), dim=-1)
+                    result[i] = float(lp.gather(-1, input_ids[row, -n:].unsqueeze(-1)).sum())
+
+        keep = lambda rows: 1 + max(len(comp_ids[i]) for i in rows)  # noqa: E731
+        self._run_shared(seqs, [len(p) - 1 for p in prompt_ids], keep, score)
         return result
-
-    def _left_padded(self, rows: list[list[int]], attended_before: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-        """Token rows left-padded to one width, and their attention mask; `attended_before`
-        prepends that many attended positions to the mask (a cached prefix)."""
-        pad, width = self.tokenizer.pad_token_id, max(len(r) for r in rows)
-        input_ids = torch.tensor([[pad] * (width - len(r)) + r for r in rows])
-        mask = torch.tensor([[1] * attended_before + [0] * (width - len(r)) + [1] * len(r) for r in rows])
-        return input_ids, mask
-
-    def _length_batches(self, lengths: list[int]) -> list[list[int]]:
-        """Indices grouped into batches of `batch_size` rows of similar length."""
-        order = sorted(range(len(lengths)), key=lambda i: (lengths[i], i))
-        return [order[s : s + self.batch_size] for s in range(0, len(order), self.batch_size)]
 
     @torch.inference_mode()
     def choice_logprobs(self, conversations: list[Messages], choices: list[str]) -> list[list[float]]:
         """Log-probability of each choice as the first token of the reply: one forward pass per
-        conversation, logits at the last position only, batched by length like `logprobs`; the
-        prefix all conversations share (e.g. a judge's rubric) is run once. Choices must be
-        single tokens."""
+        conversation, logits at the last position only; shared prefixes (a judge's rubric, a
+        prompt's question repeated for each of its candidates) run once (`_run_shared`).
+        Choices must be single tokens."""
         ids = []
         for c in choices:
             tok = self.tokenizer(c, add_special_tokens=False).input_ids
@@ -150,43 +140,77 @@ class HFBackend:
                 raise ValueError(f"choice {c!r} is {len(tok)} tokens; choice_logprobs needs single tokens")
             ids.append(tok[0])
         seqs = [self.tokenizer(self._render(c), add_special_tokens=False).input_ids for c in conversations]
-        shared = self._shared_prefix(seqs)
         result: list[list[float]] = [[] for _ in seqs]
-        for batch in self._length_batches([len(s) for s in seqs]):
-            logits = self._last_logits([seqs[i] for i in batch], shared)
-            for i, row in zip(batch, torch.log_softmax(logits, dim=-1)[:, ids].tolist()):
+
+        def score(rows: list[int], input_ids: torch.Tensor, logits: torch.Tensor) -> None:
+            for i, row in zip(rows, torch.log_softmax(logits[:, -1].float(), dim=-1)[:, ids].tolist()):
                 result[i] = row
+
+        self._run_shared(seqs, [len(s) - 1 for s in seqs], lambda rows: 1, score)
         return result
 
-    def _shared_prefix(self, seqs: list[list[int]]):
-        """(length, KV cache) of the token prefix every sequence shares (a judge's rubric, the
-        chat template's system turn), computed once; None when it is too short to pay."""
-        if len(seqs) < 2:
-            return None
-        n = min(len(s) for s in seqs) - 1  # every row keeps at least one token of its own
-        first = seqs[0]
-        for s in seqs[1:]:
-            n = next((j for j in range(n) if s[j] != first[j]), n)
-        if n < SHARED_PREFIX_MIN:
-            return None
-        out = self.model(input_ids=torch.tensor([first[:n]]), use_cache=True)
-        return n, out.past_key_values
+    def _run_shared(self, seqs: list[list[int]], caps: list[int], keep: Callable[[list[int]], int],
+                    score: Callable[[list[int], torch.Tensor, torch.Tensor], None]) -> None:
+        """Forward every sequence, running shared prefixes once (models/prefix.py plans them; row
+        i's cached prefix covers at most caps[i] tokens): the root every row shares runs once;
+        each group's extension (e.g. one question before its candidates) runs once, batched with
+        other groups' on copies of the root's cache; each row's own tail runs on a copy of its
+        group's cache. Rows are left-padded in every pass, the padding sitting between the cached
+        part and the new tokens (masked, positions counted past it), so every row still ends at
+        the last position. `score(rows, tail ids, logits)` gets the last `keep(rows)` logits."""
+        from alignkit.models.prefix import plan
 
-    def _last_logits(self, rows: list[list[int]], shared) -> torch.Tensor:
-        """Next-token logits after each row. Rows are left-padded; with a shared prefix only the
-        suffixes run, on a copy of the prefix's cache, padding sitting between prefix and suffix
-        (masked, positions counted past it), so every row still ends at the last position."""
-        skip = shared[0] if shared else 0
-        tails = [r[skip:] for r in rows]
-        input_ids, mask = self._left_padded(tails, attended_before=skip)
+        p = plan(seqs, caps, SHARED_PREFIX_MIN)
+        root = self._forward(None, [], [seqs[0][: p.root]], cache=True) if p.root else None
+        groups = sorted(p.groups, key=lambda g: g[0])
+        self._run_tails(root, [(0, i, p.root) for ext, rows in groups if not ext for i in rows], seqs, keep, score)
+        extended = [(ext, rows) for ext, rows in groups if ext]
+        for start in range(0, len(extended), self.batch_size):
+            chunk = extended[start : start + self.batch_size]
+            heads = [seqs[rows[0]][p.root : p.root + ext] for ext, rows in chunk]
+            cached = self._forward(root, [0] * len(chunk), heads, cache=True)
+            members = [(g, i, p.root + ext) for g, (ext, rows) in enumerate(chunk) for i in rows]
+            self._run_tails(cached, members, seqs, keep, score)
+
+    def _run_tails(self, prefix: _Cached | None, members: list[tuple[int, int, int]], seqs: list[list[int]],
+                   keep: Callable[[list[int]], int], score: Callable) -> None:
+        """Batches of rows by length; member (g, i, cut) runs seqs[i][cut:] after cached row g."""
+        for batch in self._length_batches([len(seqs[i]) - cut for _, i, cut in members]):
+            batch = [members[j] for j in batch]
+            rows = [i for _, i, _ in batch]
+            tails = [seqs[i][cut:] for _, i, cut in batch]
+            input_ids, logits = self._forward(prefix, [g for g, _, _ in batch], tails, keep=keep(rows))
+            score(rows, input_ids, logits)
+
+    def _left_padded(self, rows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Token rows left-padded to one width, and their attention mask."""
+        pad, width = self.tokenizer.pad_token_id, max(len(r) for r in rows)
+        input_ids = torch.tensor([[pad] * (width - len(r)) + r for r in rows])
+        mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows])
+        return input_ids, mask
+
+    def _length_batches(self, lengths: list[int]) -> list[list[int]]:
+        """Indices grouped into batches of `batch_size` rows of similar length."""
+        order = sorted(range(len(lengths)), key=lambda i: (lengths[i], i))
+        return [order[s : s + self.batch_size] for s in range(0, len(order), self.batch_size)]
+
+    def _forward(self, prefix: _Cached | None, idx: list[int], tails: list[list[int]], keep: int = 1,
+                 cache: bool = False):
+        """Run left-padded `tails`, row j after cached row idx[j] of `prefix` (None: from scratch).
+        Returns the new `_Cached` when `cache`, else (tail ids, last `keep` logits)."""
+        input_ids, mask = self._left_padded(tails)
         width = input_ids.shape[1]
+        starts = [prefix.next_pos[j] for j in idx] if prefix else [0] * len(tails)
+        positions = torch.tensor([[s] * (width - len(t)) + list(range(s, s + len(t))) for s, t in zip(starts, tails)])
         kwargs: dict = {}
-        if shared:
-            cache = copy.deepcopy(shared[1])
-            cache.batch_repeat_interleave(len(rows))
-            positions = [[skip] * (width - len(t)) + list(range(skip, skip + len(t))) for t in tails]
-            kwargs = {"past_key_values": cache, "position_ids": torch.tensor(positions)}
-        return self.model(input_ids=input_ids, attention_mask=mask, logits_to_keep=1, **kwargs).logits[:, -1].float()
+        if prefix:
+            kwargs["past_key_values"] = _select(prefix.cache, idx)
+            mask = torch.cat([prefix.mask[idx], mask], dim=1)
+        out = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=cache,
+                         logits_to_keep=keep, **kwargs)
+        if cache:
+            return _Cached(out.past_key_values, mask, [s + len(t) for s, t in zip(starts, tails)])
+        return input_ids, out.logits
 
     @torch.inference_mode()
     def token_logprobs(self, conversation: Messages, completion: str, top_k: int = 0) -> list[dict]:
@@ -210,6 +234,24 @@ class HFBackend:
                                          for v, i in zip(vals.tolist(), idx.tolist())]
             out.append(entry)
         return out
+
+
+@dataclass
+class _Cached:
+    """A computed prefix: its KV cache (one row per prefix), attention mask, and the position
+    each row's next token takes."""
+
+    cache: object
+    mask: torch.Tensor
+    next_pos: list[int]
+
+
+def _select(cache, idx: list[int]):
+    """A cache holding rows `idx` of `cache` (repeats allowed), leaving `cache` untouched."""
+    out = copy.copy(cache)
+    out.layers = [copy.copy(layer) for layer in cache.layers]
+    out.batch_select_indices(torch.tensor(idx))
+    return out
 
 
 def _batch_seed(seed: int, texts: list[str], batch: list[tuple[int, int]]) -> int:

@@ -121,3 +121,30 @@ def test_logprobs_with_shared_prompts_match_full_forward_passes(sharp):
         expected = sum(float(logp[i - 1, ids[i]]) for i in range(len(prompt), len(ids)))
         assert value == pytest.approx(expected, abs=1e-3, rel=1e-4)
     assert len({round(v, 3) for v in got}) > 8  # distinct values: a mixed-up row would show
+
+
+def test_base_model_stops_are_written_once_and_end_generation(tiny_model_dir, tmp_path):
+    """A converted base model's turn ends at any of several one-token stops (the Gemma teacher's
+    newline and blank line): the generation config is updated in place, and `generate` stops on
+    any id of the list and reports it as "stop"."""
+    import shutil
+
+    from transformers import GenerationConfig
+
+    from alignkit.errors import AlignkitError
+    from alignkit.models.embedded import _set_stops
+
+    path = shutil.copytree(tiny_model_dir, tmp_path / "base")
+    backend = HFBackend(str(path))
+    ids = [backend.tokenizer(s, add_special_tokens=False).input_ids[0] for s in ("\n", "\n\n")]
+    _set_stops(path, ("\n", "\n\n"))
+    assert GenerationConfig.from_pretrained(path).eos_token_id == ids
+    with pytest.raises(AlignkitError, match="one token"):
+        _set_stops(path, ("two words",))
+
+    greedy = Sampling(n=1, temperature=0.0, max_new_tokens=6)
+    assert backend.generate(CONVS[:1], greedy, details=True)[0][0][1] == "length"  # random: never stops
+    prompt = backend.tokenizer(backend._render(CONVS[0]), return_tensors="pt", add_special_tokens=False)
+    first = int(backend.model(**prompt).logits[0, -1].argmax())  # the greedy first token
+    backend.model.generation_config.eos_token_id = [ids[0], first]  # a list, as a converted base model has
+    assert backend.generate(CONVS[:1], greedy, details=True)[0] == [("", "stop")]

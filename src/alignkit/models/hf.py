@@ -16,6 +16,7 @@ from alignkit.models.base import Messages, Sampling
 from alignkit.models.embedded import resolve_model_path
 
 SHARED_PREFIX_MIN = 16  # tokens; a shorter common prefix is recomputed per row
+SHARED_PREFIX_GROUPS = True  # False: cache only the prefix all rows share (bench/judging.py compares)
 
 
 def load_model_and_tokenizer(spec: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
@@ -83,7 +84,8 @@ class HFBackend:
         lengths = [len(self.tokenizer(t, add_special_tokens=False).input_ids) for t in texts]
         jobs.sort(key=lambda job: (lengths[job[0]], job[0], job[1]))
         out: list[list] = [["" for _ in range(sampling.n)] for _ in texts]
-        stops = {self.tokenizer.eos_token_id, self.model.generation_config.eos_token_id}
+        eos = self.model.generation_config.eos_token_id  # an id or a list of ids
+        stops = {self.tokenizer.eos_token_id, *(eos if isinstance(eos, list) else [eos])} - {None}
         greedy = sampling.temperature <= 0
         for start in range(0, len(jobs), self.batch_size):
             batch = jobs[start : start + self.batch_size]
@@ -160,7 +162,7 @@ class HFBackend:
         the last position. `score(rows, tail ids, logits)` gets the last `keep(rows)` logits."""
         from alignkit.models.prefix import plan
 
-        p = plan(seqs, caps, SHARED_PREFIX_MIN)
+        p = plan(seqs, caps, SHARED_PREFIX_MIN, SHARED_PREFIX_GROUPS)
         root = self._forward(None, [], [seqs[0][: p.root]], cache=True) if p.root else None
         groups = sorted(p.groups, key=lambda g: g[0])
         self._run_tails(root, [(0, i, p.root) for ext, rows in groups if not ext for i in rows], seqs, keep, score)

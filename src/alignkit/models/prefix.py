@@ -29,10 +29,11 @@ def common_prefix(a: list[int], b: list[int], limit: int) -> int:
     return next((j for j in range(n) if a[j] != b[j]), n)
 
 
-def plan(seqs: list[list[int]], caps: list[int], min_len: int) -> Plan:
+def plan(seqs: list[list[int]], caps: list[int], min_len: int, groups: bool = True) -> Plan:
     """The prefix tree for `seqs`, where row i's cached prefix may cover at most `caps[i]` tokens
     (e.g. len - 1, so a row keeps a token of its own to compute logits on); a shared part shorter
-    than `min_len` tokens is not worth a cache and is recomputed per row."""
+    than `min_len` tokens is not worth a cache and is recomputed per row. `groups=False`: the
+    root only."""
     if not seqs:
         return Plan(0, [])
     root = min(caps)
@@ -40,6 +41,8 @@ def plan(seqs: list[list[int]], caps: list[int], min_len: int) -> Plan:
         root = common_prefix(seqs[0], s, root)
     if len(seqs) < 2 or root < min_len:
         root = 0
+    if not groups:
+        return Plan(root, [(0, list(range(len(seqs))))])
     order = sorted(range(len(seqs)), key=lambda i: seqs[i][root:])
     adjacent = [common_prefix(seqs[a], seqs[b], min(caps[a], caps[b])) - root for a, b in zip(order, order[1:])]
     lengths = [len(seqs[i]) - root for i in order]

@@ -24,6 +24,21 @@ def test_statements_carry_the_computed_truth_and_splits_are_disjoint():
     assert w2s.statements(50, 1, "test") == w2s.statements(50, 1, "test") != w2s.statements(50, 2, "test")
 
 
+def test_single_kind_tasks_and_accuracy_by_kind():
+    for task in ("greater", "parity"):
+        rows = w2s.statements(60, 0, "test", task)
+        assert {w2s.kind(t) for t, _ in rows} == {task} and sum(y for _, y in rows) == 30
+        assert all(y == w2s.truth(t) for t, y in rows)
+    mixed = w2s.statements(40, 0, "test")
+    right = [float(y) for _, y in mixed]
+    flip_parity = [1 - p if w2s.kind(t) == "parity" else p for p, (t, _) in zip(right, mixed)]
+    assert w2s.accuracy_by_kind(flip_parity, mixed) == {"greater": 1.0, "parity": 0.0}
+    with pytest.raises(w2s.AlignkitError, match="unknown task"):
+        w2s.statements(4, 0, "test", "sums")
+    with pytest.raises(w2s.AlignkitError, match="distinct parity statements"):  # 900 numbers x 2 claims / 3 splits
+        w2s.statements(700, 0, "test", "parity")
+
+
 def test_pgr_and_interval_over_seeds():
     assert w2s.pgr(0.6, 0.8, 1.0) == pytest.approx(0.5)
     assert math.isnan(w2s.pgr(0.7, 0.8, 0.7))

@@ -36,12 +36,23 @@ from alignkit.errors import AlignkitError
 # 3-digit numbers, computed exactly. (MiniLM's WordPiece keeps some 3-digit numbers whole and
 # splits others; SmolLM2 reads digits one by one.)
 
-def statements(n: int, seed: int, split: str) -> list[tuple[str, int]]:
-    """`n` (statement, label) pairs, half true; splits never share a statement's numbers."""
+TASKS = ("mixed", "greater", "parity")
+
+
+def statements(n: int, seed: int, split: str, task: str = "mixed") -> list[tuple[str, int]]:
+    """`n` (statement, label) pairs, half true; splits never share a statement's numbers. `task`:
+    both kinds half each ("mixed"), or only comparisons or only parity claims."""
+    if task not in TASKS:
+        raise AlignkitError(f"unknown task {task!r}", where="--task", fix=f"choose one of {', '.join(TASKS)}")
     rng = random.Random(f"w2s:{split}:{seed}")
     out: dict[str, int] = {}
+    misses = 0
     while len(out) < n:
-        if rng.random() < 0.5:
+        if misses > 200_000:  # the split has run out of distinct statements (parity: ~600 per split)
+            raise AlignkitError(f"the {split} split holds only {len(out)} distinct {task} statements, "
+                                f"{n} were asked for", where="--n", fix="ask for fewer statements")
+        misses += 1
+        if rng.random() < 0.5 if task == "mixed" else task == "greater":
             a, b = rng.sample(range(100, 1000), 2)
             key, text, label = ["gt", min(a, b), max(a, b)], f"{a} is greater than {b}.", int(a > b)
         else:
@@ -51,7 +62,8 @@ def statements(n: int, seed: int, split: str) -> list[tuple[str, int]]:
             continue
         if sum(out.values()) >= n // 2 if label else len(out) - sum(out.values()) >= n - n // 2:
             continue  # that class is full: keep the two balanced
-        out.setdefault(text, label)
+        if text not in out:
+            out[text], misses = label, 0
     return list(out.items())
 
 
@@ -195,6 +207,19 @@ def accuracy(probs: list[float], labels: list[int]) -> float:
     return sum((p >= 0.5) == bool(y) for p, y in zip(probs, labels)) / len(labels)
 
 
+def kind(text: str) -> str:
+    return "greater" if " greater than " in text else "parity"
+
+
+def accuracy_by_kind(probs: list[float], rows: list[tuple[str, int]]) -> dict[str, float]:
+    """Accuracy on each kind of statement present."""
+    out = {}
+    for k in sorted({kind(t) for t, _ in rows}):
+        idx = [i for i, (t, _) in enumerate(rows) if kind(t) == k]
+        out[k] = round(accuracy([probs[i] for i in idx], [rows[i][1] for i in idx]), 4)
+    return out
+
+
 def pgr(weak: float, w2s: float, ceiling: float) -> float:
     """Performance gap recovered; nan when the strong ceiling does not beat the weak model."""
     return (w2s - weak) / (ceiling - weak) if ceiling > weak else float("nan")
@@ -222,6 +247,7 @@ def mean_ci(xs: list[float]) -> tuple[float, list[float]]:
 class Config:
     weak: str = "minilm"
     strong: str = "embedded"
+    task: str = "mixed"
     n_weak_train: int = 400
     n_w2s_train: int = 320
     n_test: int = 400
@@ -233,18 +259,20 @@ class Config:
 
 def run_seed(cfg: Config, seed: int, work: Path, log=print) -> dict[str, Any]:
     """One seed: weak, strong ceiling, weak-to-strong plain and with the confidence loss."""
-    a, b, c = (statements(n, seed, s) for s, n in (("weak_train", cfg.n_weak_train),
-                                                   ("w2s_train", cfg.n_w2s_train), ("test", cfg.n_test)))
+    a, b, c = (statements(n, seed, s, cfg.task) for s, n in (("weak_train", cfg.n_weak_train),
+                                                             ("w2s_train", cfg.n_w2s_train), ("test", cfg.n_test)))
     test_x, test_y = [t for t, _ in c], [y for _, y in c]
     onehot = lambda ys: [[1.0 - y, float(y)] for y in ys]  # noqa: E731
-    res: dict[str, Any] = {"seed": seed}
+    res: dict[str, Any] = {"seed": seed, "by_kind": {}}
     t = time.time()
     weak, wtok = train_classifier(cfg.weak, [x for x, _ in a], onehot([y for _, y in a]), cfg.weak_stage, seed,
                                   work / "weak")
-    res["weak"] = accuracy(predict(weak, wtok, test_x), test_y)
+    probs = predict(weak, wtok, test_x)
+    res["weak"], res["by_kind"]["weak"] = accuracy(probs, test_y), accuracy_by_kind(probs, c)
     soft = predict(weak, wtok, [x for x, _ in b])
     res["weak_label_accuracy"] = accuracy(soft, [y for _, y in b])
-    log(f"seed {seed}: weak {res['weak']:.3f} (labels on B {res['weak_label_accuracy']:.3f}, {time.time() - t:.0f} s)")
+    log(f"seed {seed}: weak {res['weak']:.3f} {res['by_kind']['weak']} "
+        f"(labels on B {res['weak_label_accuracy']:.3f}, {time.time() - t:.0f} s)")
     del weak
     runs = {"ceiling": (onehot([y for _, y in b]), 0.0), "w2s": ([[1 - p, p] for p in soft], 0.0),
             "w2s_aux": ([[1 - p, p] for p in soft], cfg.aux_coef)}
@@ -252,9 +280,10 @@ def run_seed(cfg: Config, seed: int, work: Path, log=print) -> dict[str, Any]:
         t = time.time()
         model, tok = train_classifier(cfg.strong, [x for x, _ in b], labels, cfg.strong_stage, seed,
                                       work / name, aux_coef=aux)
-        res[name] = accuracy(predict(model, tok, test_x), test_y)
+        probs = predict(model, tok, test_x)
+        res[name], res["by_kind"][name] = accuracy(probs, test_y), accuracy_by_kind(probs, c)
         res[f"{name}_seconds"] = round(time.time() - t, 1)
-        log(f"seed {seed}: {name} {res[name]:.3f} ({res[f'{name}_seconds']:.0f} s)")
+        log(f"seed {seed}: {name} {res[name]:.3f} {res['by_kind'][name]} ({res[f'{name}_seconds']:.0f} s)")
         del model
     res["pgr"] = pgr(res["weak"], res["w2s"], res["ceiling"])
     res["pgr_aux"] = pgr(res["weak"], res["w2s_aux"], res["ceiling"])
@@ -275,13 +304,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--weak", default=Config.weak)
     p.add_argument("--strong", default=Config.strong)
+    p.add_argument("--task", default=Config.task, choices=TASKS,
+                   help="statements: comparisons and parity claims half each, or one kind only")
     p.add_argument("--n", type=int, nargs=3, metavar=("WEAK_TRAIN", "W2S_TRAIN", "TEST"), default=[400, 320, 400])
     p.add_argument("--strong-epochs", type=float, default=5.0)
     p.add_argument("--strong-lr", type=float, default=5e-5)
     p.add_argument("--strong-top-layers", type=int, default=0, help="train only the top k blocks (0: all)")
     p.add_argument("--aux-coef", type=float, default=0.5)
     args = p.parse_args(argv)
-    cfg = Config(weak=args.weak, strong=args.strong, n_weak_train=args.n[0], n_w2s_train=args.n[1],
+    cfg = Config(weak=args.weak, strong=args.strong, task=args.task, n_weak_train=args.n[0], n_w2s_train=args.n[1],
                  n_test=args.n[2], aux_coef=args.aux_coef,
                  strong_stage=Stage(epochs=args.strong_epochs, learning_rate=args.strong_lr, batch_size=32,
                                     top_layers=args.strong_top_layers))

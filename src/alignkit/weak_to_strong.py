@@ -13,9 +13,10 @@ the code computes (comparisons and parity of 3-digit numbers).
 Training is transformers' Trainer; the only loss written here is Burns et al.'s confidence loss
 (cross-entropy against a mix of the weak labels and the student's own hardened predictions).
 
-Run: python3 -m alignkit.weak_to_strong --out runs/weak_to_strong --seeds 0 1 2
-(the strong student is fully fine-tuned, ~72 s per training on 2 CPU cores; --strong-top-layers K
-trains only the head and the top K blocks)
+Run: python3 -m alignkit.weak_to_strong --out runs/weak_to_strong --seeds 0 1 2 3 4
+(comparisons "A is greater than B." by default, `--task mixed` adds parity claims; the strong
+student is fully fine-tuned, ~85 s per training on 2 CPU cores; --strong-top-layers K trains only
+the head and the top K blocks)
 """
 
 from __future__ import annotations
@@ -247,13 +248,15 @@ def mean_ci(xs: list[float]) -> tuple[float, list[float]]:
 class Config:
     weak: str = "minilm"
     strong: str = "embedded"
-    task: str = "mixed"
+    # Comparisons only: on the mixed task's parity half both models stayed near chance (parity alone:
+    # weak 0.50, strong ceiling 0.55), which leaves PGR to noise (docs/results.md).
+    task: str = "greater"
     n_weak_train: int = 400
-    n_w2s_train: int = 320
+    n_w2s_train: int = 960
     n_test: int = 400
     weak_stage: Stage = field(default_factory=lambda: Stage(epochs=4, learning_rate=2e-4, batch_size=32))
     # Full fine-tuning: with only the top 4 blocks (lr 1e-3) the ceiling stayed at chance (docs/results.md).
-    strong_stage: Stage = field(default_factory=lambda: Stage(epochs=5, learning_rate=5e-5, batch_size=32))
+    strong_stage: Stage = field(default_factory=lambda: Stage(epochs=2, learning_rate=5e-5, batch_size=32))
     aux_coef: float = 0.5
 
 
@@ -306,8 +309,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--strong", default=Config.strong)
     p.add_argument("--task", default=Config.task, choices=TASKS,
                    help="statements: comparisons and parity claims half each, or one kind only")
-    p.add_argument("--n", type=int, nargs=3, metavar=("WEAK_TRAIN", "W2S_TRAIN", "TEST"), default=[400, 320, 400])
-    p.add_argument("--strong-epochs", type=float, default=5.0)
+    p.add_argument("--n", type=int, nargs=3, metavar=("WEAK_TRAIN", "W2S_TRAIN", "TEST"), default=[400, 960, 400])
+    p.add_argument("--strong-epochs", type=float, default=2.0)
     p.add_argument("--strong-lr", type=float, default=5e-5)
     p.add_argument("--strong-top-layers", type=int, default=0, help="train only the top k blocks (0: all)")
     p.add_argument("--aux-coef", type=float, default=0.5)

@@ -138,7 +138,7 @@ def test_base_model_stops_are_written_once_and_end_generation(tiny_model_dir, tm
     backend = HFBackend(str(path))
     ids = [backend.tokenizer(s, add_special_tokens=False).input_ids[0] for s in ("\n", "\n\n")]
     _set_stops(path, ("\n", "\n\n"))
-    assert GenerationConfig.from_pretrained(path).eos_token_id == ids
+    assert GenerationConfig.from_pretrained(path).eos_token_id == ids + [backend.tokenizer.eos_token_id]
     with pytest.raises(AlignkitError, match="one token"):
         _set_stops(path, ("two words",))
 

@@ -81,10 +81,12 @@ def _converted(source: Path, target: Path, chat_template: str | None = None, sto
 
 
 def _stop_ids(tokenizer, stops: tuple[str, ...]) -> list[int]:
+    """The ids of one-token `stops`, then the tokenizer's own end-of-sequence token."""
     ids = [tokenizer(s, add_special_tokens=False).input_ids for s in stops]
     if any(len(i) != 1 for i in ids):
         raise AlignkitError(f"stop strings {stops!r} must each be one token", where="model conversion")
-    return [i[0] for i in ids]
+    eos = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
+    return list(dict.fromkeys([i[0] for i in ids] + eos))
 
 
 def _set_stops(target: Path, stops: tuple[str, ...]) -> None:

@@ -123,6 +123,24 @@ def test_logprobs_with_shared_prompts_match_full_forward_passes(sharp):
     assert len({round(v, 3) for v in got}) > 8  # distinct values: a mixed-up row would show
 
 
+def test_logprobs_with_prompt_groups_but_no_common_root(sharp, monkeypatch):
+    """Prompts that share nothing (different system turns), each scored for several completions:
+    groups without a root run from scratch, and must still equal full forward passes."""
+    import alignkit.models.hf as hf
+    from alignkit.models.prefix import plan
+
+    convs = [[{"role": "system", "content": f"{name} " * 6}, {"role": "user", "content": "Say something brief."}]
+             for name in ("Alpha", "Zulu", "Kilo")]
+    convs = [c for c in convs for _ in range(3)]
+    comps = ["Yes.", "No, never.", "Perhaps later, when it is done."] * 3
+    seqs = [sharp.tokenizer(sharp._render(c), add_special_tokens=False).input_ids for c in convs]
+    p = plan(seqs, [len(s) - 1 for s in seqs], hf.SHARED_PREFIX_MIN)
+    assert p.root == 0 and sum(1 for ext, _ in p.groups if ext) == 3
+    got = sharp.logprobs(convs, comps)
+    monkeypatch.setattr(hf, "SHARED_PREFIX_MIN", 10**9)
+    assert got == pytest.approx(sharp.logprobs(convs, comps), abs=1e-3, rel=1e-4)
+
+
 def test_base_model_stops_are_written_once_and_end_generation(tiny_model_dir, tmp_path):
     """A converted base model's turn ends at any of several one-token stops (the Gemma teacher's
     newline and blank line): the generation config is updated in place, and `generate` stops on

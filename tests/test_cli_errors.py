@@ -74,6 +74,8 @@ def test_listing_commands_print_json():
     assert {"name", "source", "kind", "description"} <= set(sig[0])
     assert {s["source"] for s in sig} <= {"inductive_bias", "behavior_imitation", "model_feedback",
                                           "environment_feedback"}
+    other = {s["name"]: s["kind"] for s in sig if s["kind"] in ("prompts", "module")}
+    assert other == {"self_instruct": "prompts", "evol_instruct": "prompts", "weak_to_strong": "module"}
     rec = json.loads(run_cli("recipes", "--json").stdout)
     names = {r["name"] for r in rec}
     assert "verifiable_instructions" in names

@@ -280,10 +280,10 @@ def serve(model: str = typer.Argument(..., help="model: `embedded`, a local path
 
 @app.command()
 def signals(as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
-    """List registered signals."""
-    from alignkit.signals.base import describe_signals
+    """List the alignment signals, then the methods that are prompt sources or modules."""
+    from alignkit.signals.base import describe_methods
 
-    rows = describe_signals()
+    rows = describe_methods()
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return

@@ -64,6 +64,11 @@ class HFBackend:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.batch_size = batch_size
 
+    def _turn_ends(self) -> list[int]:
+        """The generation config's end-of-turn ids (it holds one id, a list, or none)."""
+        eos = self.model.generation_config.eos_token_id
+        return list(eos) if isinstance(eos, (list, tuple)) else [] if eos is None else [eos]
+
     def _render(self, conversation: Messages) -> str:
         return self.tokenizer.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True)
 
@@ -84,8 +89,7 @@ class HFBackend:
         lengths = [len(self.tokenizer(t, add_special_tokens=False).input_ids) for t in texts]
         jobs.sort(key=lambda job: (lengths[job[0]], job[0], job[1]))
         out: list[list] = [["" for _ in range(sampling.n)] for _ in texts]
-        eos = self.model.generation_config.eos_token_id  # an id or a list of ids
-        stops = {self.tokenizer.eos_token_id, *(eos if isinstance(eos, list) else [eos])} - {None}
+        stops = {self.tokenizer.eos_token_id, *self._turn_ends()} - {None}
         greedy = sampling.temperature <= 0
         for start in range(0, len(jobs), self.batch_size):
             batch = jobs[start : start + self.batch_size]
@@ -222,9 +226,7 @@ class HFBackend:
         prompt = self.tokenizer(self._render(conversation), add_special_tokens=False).input_ids
         comp = self.tokenizer(completion, add_special_tokens=False).input_ids
         if not comp:
-            eos = self.model.generation_config.eos_token_id
-            eos = eos[0] if isinstance(eos, list) else eos
-            comp = [eos if eos is not None else self.tokenizer.eos_token_id]
+            comp = (self._turn_ends() or [self.tokenizer.eos_token_id])[:1]
         ids = torch.tensor([prompt + comp])
         logp = torch.log_softmax(self.model(input_ids=ids).logits[0, len(prompt) - 1 : -1].float(), dim=-1)
         out = []

@@ -309,15 +309,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--strong", default=Config.strong)
     p.add_argument("--task", default=Config.task, choices=TASKS,
                    help="statements: comparisons and parity claims half each, or one kind only")
-    p.add_argument("--n", type=int, nargs=3, metavar=("WEAK_TRAIN", "W2S_TRAIN", "TEST"), default=[400, 960, 400])
-    p.add_argument("--strong-epochs", type=float, default=2.0)
-    p.add_argument("--strong-lr", type=float, default=5e-5)
-    p.add_argument("--strong-top-layers", type=int, default=0, help="train only the top k blocks (0: all)")
-    p.add_argument("--aux-coef", type=float, default=0.5)
+    d = Config()  # the command line's defaults are the Config's
+    p.add_argument("--n", type=int, nargs=3, metavar=("WEAK_TRAIN", "W2S_TRAIN", "TEST"),
+                   default=[d.n_weak_train, d.n_w2s_train, d.n_test])
+    p.add_argument("--strong-epochs", type=float, default=d.strong_stage.epochs)
+    p.add_argument("--strong-lr", type=float, default=d.strong_stage.learning_rate)
+    p.add_argument("--strong-top-layers", type=int, default=d.strong_stage.top_layers,
+                   help="train only the top k blocks (0: all)")
+    p.add_argument("--aux-coef", type=float, default=d.aux_coef)
     args = p.parse_args(argv)
     cfg = Config(weak=args.weak, strong=args.strong, task=args.task, n_weak_train=args.n[0], n_w2s_train=args.n[1],
                  n_test=args.n[2], aux_coef=args.aux_coef,
-                 strong_stage=Stage(epochs=args.strong_epochs, learning_rate=args.strong_lr, batch_size=32,
+                 strong_stage=Stage(epochs=args.strong_epochs, learning_rate=args.strong_lr,
+                                    batch_size=d.strong_stage.batch_size,
                                     top_layers=args.strong_top_layers))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -2,16 +2,20 @@
 often a confident majority is right, on training-split arithmetic problems, for a generation
 context (none, worked examples in the system prompt, or worked examples as prior chat turns).
 Run it before spending a self_consistency training run: the method needs maj@k > greedy.
+With --run, the vote is taken over a finished run's stored samples instead (no greedy answers).
 
     python scripts/majority_probe.py [--context none|system|turns] [--n 48] [--k 8]
         [--temperature 0.5] [--max-new-tokens 48] [--min-votes 3] [--model embedded]
+    python scripts/majority_probe.py --run runs/answer_match_s7b [--min-votes 2]
 """
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from alignkit.data.arithmetic import extract_answer, synthesize
+from alignkit.data.store import Stage
 from alignkit.executors import ModelCache
 from alignkit.models.base import Sampling
 from alignkit.signals.inductive_bias import majority
@@ -45,18 +49,27 @@ def main() -> None:
     ap.add_argument("--max-new-tokens", type=int, default=48)
     ap.add_argument("--min-votes", type=int, default=3)
     ap.add_argument("--model", default="embedded")
+    ap.add_argument("--run", type=Path, help="vote over this run's stored generate stage instead of sampling")
     args = ap.parse_args()
 
-    problems = synthesize("train", args.n, seed=0)
-    convs = [context(args.context) + p.messages for p in problems]
-    backend = ModelCache(args.model, batch_size=32)("policy")
-    greedy = backend.generate(convs, Sampling(max_new_tokens=args.max_new_tokens), details=True)
-    sampled = backend.generate(convs, Sampling(n=args.k, temperature=args.temperature,
-                                               max_new_tokens=args.max_new_tokens), details=True)
+    if args.run:
+        stage = Stage(args.run, "generate", (args.run / "stages" / "generate" / "KEY").read_text())
+        groups = stage.read_groups()
+        problems = [g.prompt for g in groups]
+        sampled = [[(c.text, c.origin.get("finish_reason")) for c in g.candidates] for g in groups]
+        greedy = None
+        args.context, args.k = f"stored samples of {args.run}", len(sampled[0])
+    else:
+        problems = synthesize("train", args.n, seed=0)
+        convs = [context(args.context) + p.messages for p in problems]
+        backend = ModelCache(args.model, batch_size=32)("policy")
+        greedy = backend.generate(convs, Sampling(max_new_tokens=args.max_new_tokens), details=True)
+        sampled = backend.generate(convs, Sampling(n=args.k, temperature=args.temperature,
+                                                   max_new_tokens=args.max_new_tokens), details=True)
     right = majority_right = any_right = confident = confident_right = cut = 0
-    for p, (first,), outs in zip(problems, greedy, sampled):
+    for i, (p, outs) in enumerate(zip(problems, sampled)):
         truth = str(p.meta["answer"])
-        right += extract_answer(first[0]) == truth
+        right += bool(greedy) and extract_answer(greedy[i][0][0]) == truth
         answers = [extract_answer(text) if finish == "stop" else None for text, finish in outs]
         cut += sum(finish == "length" for _, finish in outs)
         any_right += truth in answers
@@ -67,10 +80,12 @@ def main() -> None:
                 confident += 1
                 confident_right += modal == truth
     n = len(problems)
-    print(f"context {args.context}: greedy {right / n:.3f}  maj@{args.k} {majority_right / n:.3f}  "
+    greedy_text = f"{right / n:.3f}" if greedy else "not run"
+    print(f"context {args.context}: greedy {greedy_text}  maj@{args.k} {majority_right / n:.3f}  "
           f"pass@{args.k} {any_right / n:.3f}  samples cut off {cut / (n * args.k):.2f}  "
           f"majorities >= {args.min_votes}/{args.k}: {confident}, right {confident_right}")
-    print("first greedy answers:", [first[0] for (first,) in greedy[:3]])
+    if greedy:
+        print("first greedy answers:", [first[0] for (first,) in greedy[:3]])
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ Run it before spending a self_consistency training run: the method needs maj@k >
 With --run, the vote is taken over a finished run's stored samples instead (no greedy answers).
 
     python scripts/majority_probe.py [--context none|system|turns] [--n 48] [--k 8]
-        [--temperature 0.5] [--max-new-tokens 48] [--min-votes 3] [--model embedded]
+        [--temperature 0.5] [--max-new-tokens 48] [--min-votes 3] [--model embedded] [--operands 10 99]
     python scripts/majority_probe.py --run runs/answer_match_s7b [--min-votes 2]
 """
 
@@ -49,6 +49,8 @@ def main() -> None:
     ap.add_argument("--max-new-tokens", type=int, default=48)
     ap.add_argument("--min-votes", type=int, default=3)
     ap.add_argument("--model", default="embedded")
+    ap.add_argument("--operands", type=int, nargs=2, default=[10, 99], metavar=("LO", "HI"),
+                    help="operand range of the training problems (default: the benchmark's 2 digits)")
     ap.add_argument("--run", type=Path, help="vote over this run's stored generate stage instead of sampling")
     args = ap.parse_args()
 
@@ -60,7 +62,7 @@ def main() -> None:
         greedy = None
         args.context, args.k = f"stored samples of {args.run}", len(sampled[0])
     else:
-        problems = synthesize("train", args.n, seed=0)
+        problems = synthesize("train", args.n, seed=0, operands=tuple(args.operands))
         convs = [context(args.context) + p.messages for p in problems]
         backend = ModelCache(args.model, batch_size=32)("policy")
         greedy = backend.generate(convs, Sampling(max_new_tokens=args.max_new_tokens), details=True)

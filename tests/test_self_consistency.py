@@ -123,6 +123,25 @@ def test_splits_are_disjoint_and_deterministic():
         assert p.text.endswith("Answer with the number.")
 
 
+def test_operand_range_draws_easier_problems_of_the_same_split():
+    easy = synthesize("train", 80, operands=(1, 9))
+    assert len({p.id for p in easy}) == 80
+    for p in easy:
+        a, b = (int(x) for x in _numbers(p.text))
+        assert 1 <= a <= 9 and 1 <= b <= 9 and split_of(p.meta["op"], a, b) == "train"
+    # the default is the benchmarks' 2-digit range, drawn exactly as before the option existed
+    assert [p.id for p in synthesize("train", 50)] == [p.id for p in synthesize("train", 50, operands=(10, 99))]
+    assert {len(x) for p in synthesize("heldout", 50) for x in _numbers(p.text)} == {2}
+
+
+def test_recipe_rejects_an_empty_operand_range():
+    from alignkit.errors import AlignkitError
+    from alignkit.recipe import load_recipe
+
+    with pytest.raises(AlignkitError, match="operands"):
+        load_recipe(REPO / "recipes" / "self_consistency.yaml", ["prompts.operands=[9, 1]"])
+
+
 def _numbers(text):
     return re.findall(r"\d+", text)
 
@@ -162,3 +181,6 @@ def test_recipe_loads_and_its_prompt_source_is_arithmetic():
     assert recipe.evaluate.benchmarks == ["arithmetic_heldout"]
     prompts = load_prompts(recipe.prompts)
     assert len(prompts) == 5 and all(p.meta["split"] == "train" for p in prompts)
+    # easy-to-hard: single-digit training problems, the 2-digit benchmark untouched
+    assert recipe.prompts.operands == (1, 9)
+    assert all(int(x) < 10 for p in prompts for x in _numbers(p.text))

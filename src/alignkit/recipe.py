@@ -25,8 +25,18 @@ class PromptsConfig(_Strict):
     seed: int = 0
     pair_fraction: float = Field(0.5, ge=0, le=1)
     references: bool = False  # arithmetic: attach a worked reference answer (supervised data, e.g. for SPIN)
+    operands: tuple[int, int] = (10, 99)  # arithmetic: range of both numbers (benchmarks: 10-99)
     generator: str = "embedded"  # self_instruct, evol_instruct: the model writing prompts (seeds: path or built-in)
     dedup_threshold: float = Field(0.85, gt=0, le=1)  # ...: drop one this similar (MiniLM cosine) to one kept
+
+
+    @field_validator("operands")
+    @classmethod
+    def _range(cls, operands: tuple[int, int]) -> tuple[int, int]:
+        lo, hi = operands
+        if not 0 <= lo < hi:
+            raise ValueError(f"operands must be [LOW, HIGH] with 0 <= LOW < HIGH, got [{lo}, {hi}]")
+        return operands
 
 
 class GenerateConfig(_Strict):

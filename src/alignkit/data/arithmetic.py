@@ -50,6 +50,7 @@ TEMPLATES: dict[str, dict[str, tuple[str, ...]]] = {
     },
 }
 SPLITS = tuple(TEMPLATES)
+OPERANDS = (10, 99)
 NAMES = ("Tom", "Anna", "Sam", "Lily", "Ben", "Mia", "Leo", "Zoe", "Max", "Eva", "Noah", "Ruth")
 ITEMS = ("apples", "marbles", "stickers", "books", "coins", "pencils", "cookies", "shells", "cards", "eggs")
 
@@ -59,19 +60,22 @@ def split_of(op: str, a: int, b: int) -> str:
     return "heldout" if int(content_hash([op, a, b]), 16) % 4 == 0 else "train"
 
 
-def _problem(rng: random.Random, split: str) -> tuple[str, int, int, int]:
-    """Draw (op, a, b, answer) of the split: 2-digit operands, non-negative differences."""
+def _problem(rng: random.Random, split: str, operands: tuple[int, int]) -> tuple[str, int, int, int]:
+    """Draw (op, a, b, answer) of the split: operands in `operands` (inclusive), non-negative differences."""
     while True:
         op = rng.choice("+-")
-        a, b = rng.randint(10, 99), rng.randint(10, 99)
+        a, b = rng.randint(*operands), rng.randint(*operands)
         if op == "-" and a <= b:
             a, b = b, a
         if a != b and split_of(op, a, b) == split:
             return op, a, b, a + b if op == "+" else a - b
 
 
-def synthesize(split: str, n: int, seed: int = 0, references: bool = False) -> list[Prompt]:
+def synthesize(split: str, n: int, seed: int = 0, references: bool = False,
+               operands: tuple[int, int] = OPERANDS) -> list[Prompt]:
     """`n` distinct problems of `split` ("train" or "heldout"); the same arguments give the same list.
+    `operands` bounds both numbers (the benchmarks use the 2-digit default; a training split may draw
+    easier, still unlabelled, problems: an easy-to-hard curriculum).
     With `references`, meta["reference"] holds a worked answer: supervised data for methods that
     need it (SPIN); other signals must not read it."""
     if split not in TEMPLATES:
@@ -80,7 +84,7 @@ def synthesize(split: str, n: int, seed: int = 0, references: bool = False) -> l
     rng = random.Random(f"{SOURCE}:{split}:{seed}")
     prompts: dict[str, Prompt] = {}
     while len(prompts) < n:
-        op, a, b, answer = _problem(rng, split)
+        op, a, b, answer = _problem(rng, split, operands)
         text = rng.choice(TEMPLATES[split][op]).format(n=rng.choice(NAMES), x=rng.choice(ITEMS), a=a, b=b)
         meta = {"task": "arithmetic", "split": split, "op": op, "answer": answer, "source": SOURCE}
         if references:

@@ -55,7 +55,7 @@ def main() -> None:
     args = ap.parse_args()
 
     if args.run:
-        stage = Stage(args.run, "generate", (args.run / "stages" / "generate" / "KEY").read_text())
+        stage = Stage.existing(args.run, "generate")
         groups = stage.read_groups()
         problems = [g.prompt for g in groups]
         sampled = [[(c.text, c.origin.get("finish_reason")) for c in g.candidates] for g in groups]

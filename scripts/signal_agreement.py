@@ -40,7 +40,7 @@ def main() -> None:
     ap.add_argument("--signal", required=True)
     args = ap.parse_args()
     for path in sorted((args.run / "stages").glob("annotate*")):
-        stage = Stage(args.run, path.name, (path / "KEY").read_text())
+        stage = Stage.existing(args.run, path.name)
         groups = stage.read_groups()
         print(json.dumps({"stage": path.name, **agreement(groups, args.signal, _truth(groups))}, indent=1))
 

@@ -26,10 +26,6 @@ from alignkit.recipe import load_recipe
 from alignkit.train import train
 
 
-def _stage(run: Path, name: str) -> Stage:
-    return Stage(run, name, (run / "stages" / name / "KEY").read_text())
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--run", type=Path, required=True, help="a finished self_consistency run")
@@ -42,7 +38,7 @@ def main() -> None:
     out = args.out or args.run.with_name(args.run.name + "_novote")
 
     kept = json.loads((args.run / "stages" / "build" / "rows.json").read_text())
-    groups = {g.prompt.id: g for g in _stage(args.run, "generate").read_groups()}
+    groups = {g.prompt.id: g for g in Stage.existing(args.run, "generate").read_groups()}
     rng = random.Random(args.seed)
     control, right = [], {"vote": 0, "random": 0}
     for row in kept:
@@ -60,8 +56,8 @@ def main() -> None:
         train(recipe.train.method, control, recipe.train, resolve_model_path(recipe.model), out / "train", model_dir)
     cfg = recipe.evaluate
     for bench in cfg.benchmarks:
-        before = [i["score"] for i in _stage(args.run, f"eval_before_{bench}").read_json("items.json")]
-        voted = [i["score"] for i in _stage(args.run, f"eval_after_{bench}").read_json("items.json")]
+        before = [i["score"] for i in Stage.existing(args.run, f"eval_before_{bench}").read_json("items.json")]
+        voted = [i["score"] for i in Stage.existing(args.run, f"eval_after_{bench}").read_json("items.json")]
         res = run_benchmark(ModelCache(str(model_dir), batch_size=cfg.batch_size)("policy"), bench, cfg.n,
                             seed=cfg.seed, max_new_tokens=cfg.max_new_tokens)
         for label, after in (("majority (the run)", voted), ("random sample (control)", res.scores)):

@@ -30,6 +30,21 @@ def test_group_roundtrips_through_parquet(tmp_path):
     assert len(list(stage.path.glob("shard-*.parquet"))) == 2
 
 
+def test_existing_reopens_a_finished_stage_under_its_own_key(tmp_path):
+    from alignkit.data.store import Stage
+    from alignkit.errors import AlignkitError
+
+    stage = RunStore(tmp_path).stage("generate", "some-key")
+    stage.write_groups([_group("a")])
+    stage.finish(rows=1)
+    again = Stage.existing(tmp_path, "generate")
+    assert again.key == "some-key" and again.done()  # opening it must not clear it
+    assert [g.prompt.text for g in again.read_groups()] == ["a"]
+    with pytest.raises(AlignkitError, match="no 'annotate' stage") as err:
+        Stage.existing(tmp_path, "annotate")
+    assert "alignkit run" in err.value.fix
+
+
 def test_finished_stage_is_kept_and_key_change_clears_it(tmp_path):
     store = RunStore(tmp_path)
     stage = store.stage("s", "k1")

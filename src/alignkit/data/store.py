@@ -20,6 +20,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from alignkit.errors import AlignkitError
 from alignkit.types import Group
 
 _ANNOTATION = pa.struct([("signal", pa.string()), ("kind", pa.string()), ("value", pa.string()),
@@ -63,6 +64,15 @@ class Stage:
         self.path = root / "stages" / name
         self.manifest_path = self.path / "manifest.json"
         self._prepare()
+
+    @classmethod
+    def existing(cls, run: str | Path, name: str) -> Stage:
+        """Stage `name` of a finished run, under the key it was written with (for reading it back)."""
+        key_file = Path(run) / "stages" / name / "KEY"
+        if not key_file.is_file():
+            raise AlignkitError(f"the run has no {name!r} stage", where=str(run),
+                                fix="give the directory of a run written by `alignkit run` that got past that stage")
+        return cls(Path(run), name, key_file.read_text())
 
     def _prepare(self) -> None:
         """Keep work done under the same key; clear the stage if its key changed."""

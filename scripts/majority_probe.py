@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from alignkit.data.arithmetic import extract_answer, synthesize
+from alignkit.data.arithmetic import OPERANDS, extract_answer, synthesize
 from alignkit.data.store import Stage
 from alignkit.executors import ModelCache
 from alignkit.models.base import Sampling
@@ -49,7 +49,7 @@ def main() -> None:
     ap.add_argument("--max-new-tokens", type=int, default=48)
     ap.add_argument("--min-votes", type=int, default=3)
     ap.add_argument("--model", default="embedded")
-    ap.add_argument("--operands", type=int, nargs=2, default=[10, 99], metavar=("LO", "HI"),
+    ap.add_argument("--operands", type=int, nargs=2, default=list(OPERANDS), metavar=("LO", "HI"),
                     help="operand range of the training problems (default: the benchmark's 2 digits)")
     ap.add_argument("--run", type=Path, help="vote over this run's stored generate stage instead of sampling")
     args = ap.parse_args()

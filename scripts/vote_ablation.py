@@ -12,7 +12,6 @@ Ground truth is read only to report how many training answers are right, never t
 from __future__ import annotations
 
 import argparse
-import json
 import random
 from pathlib import Path
 
@@ -37,7 +36,7 @@ def main() -> None:
     recipe = load_recipe(args.recipe, args.set)
     out = args.out or args.run.with_name(args.run.name + "_novote")
 
-    kept = json.loads((args.run / "stages" / "build" / "rows.json").read_text())
+    kept = Stage.existing(args.run, "build").read_json("rows.json")
     groups = {g.prompt.id: g for g in Stage.existing(args.run, "generate").read_groups()}
     rng = random.Random(args.seed)
     control, right = [], {"vote": 0, "random": 0}

@@ -134,6 +134,15 @@ def test_operand_range_draws_easier_problems_of_the_same_split():
     assert {len(x) for p in synthesize("heldout", 50) for x in _numbers(p.text)} == {2}
 
 
+def test_too_few_distinct_problems_in_the_range_is_an_error_not_a_hang():
+    from alignkit.errors import AlignkitError
+
+    # operands 1-2 give at most 3 (op, a, b) triples x 600 wordings: 5,000 cannot be drawn
+    with pytest.raises(AlignkitError, match="distinct problems with operands 1-2") as err:
+        synthesize("train", 5000, operands=(1, 2))
+    assert err.value.where == "prompts.operands" and "prompts.n" in err.value.fix
+
+
 def test_recipe_rejects_an_empty_operand_range():
     from alignkit.errors import AlignkitError
     from alignkit.recipe import load_recipe

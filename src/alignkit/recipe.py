@@ -9,6 +9,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from alignkit.data.arithmetic import OPERANDS
 from alignkit.errors import AlignkitError
 
 
@@ -25,10 +26,9 @@ class PromptsConfig(_Strict):
     seed: int = 0
     pair_fraction: float = Field(0.5, ge=0, le=1)
     references: bool = False  # arithmetic: attach a worked reference answer (supervised data, e.g. for SPIN)
-    operands: tuple[int, int] = (10, 99)  # arithmetic: range of both numbers (benchmarks: 10-99)
+    operands: tuple[int, int] = OPERANDS  # arithmetic: range of both numbers (benchmarks: 10-99)
     generator: str = "embedded"  # self_instruct, evol_instruct: the model writing prompts (seeds: path or built-in)
     dedup_threshold: float = Field(0.85, gt=0, le=1)  # ...: drop one this similar (MiniLM cosine) to one kept
-
 
     @field_validator("operands")
     @classmethod

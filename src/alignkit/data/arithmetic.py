@@ -60,9 +60,10 @@ def split_of(op: str, a: int, b: int) -> str:
     return "heldout" if int(content_hash([op, a, b]), 16) % 4 == 0 else "train"
 
 
-def _problem(rng: random.Random, split: str, operands: tuple[int, int]) -> tuple[str, int, int, int]:
-    """Draw (op, a, b, answer) of the split: operands in `operands` (inclusive), non-negative differences."""
-    while True:
+def _problem(rng: random.Random, split: str, operands: tuple[int, int]) -> tuple[str, int, int, int] | None:
+    """Draw (op, a, b, answer) of the split: operands in `operands` (inclusive), non-negative
+    differences; None when 10,000 draws found none (a range too narrow for the split)."""
+    for _ in range(10_000):
         op = rng.choice("+-")
         a, b = rng.randint(*operands), rng.randint(*operands)
         if op == "-" and a <= b:
@@ -83,13 +84,20 @@ def synthesize(split: str, n: int, seed: int = 0, references: bool = False,
                             fix=f"use one of: {', '.join(SPLITS)}")
     rng = random.Random(f"{SOURCE}:{split}:{seed}")
     prompts: dict[str, Prompt] = {}
+    misses = 0  # draws in a row that gave no new problem
     while len(prompts) < n:
-        op, a, b, answer = _problem(rng, split, operands)
+        drawn = _problem(rng, split, operands)
+        if drawn is None or misses > 10_000:
+            raise AlignkitError(f"the {split} split has only {len(prompts)} distinct problems with operands "
+                                f"{operands[0]}-{operands[1]}, {n} were asked for", where="prompts.operands",
+                                fix="widen prompts.operands or ask for fewer problems (prompts.n)")
+        op, a, b, answer = drawn
         text = rng.choice(TEMPLATES[split][op]).format(n=rng.choice(NAMES), x=rng.choice(ITEMS), a=a, b=b)
         meta = {"task": "arithmetic", "split": split, "op": op, "answer": answer, "source": SOURCE}
         if references:
             meta["reference"] = f"{a} {op} {b} = {answer}. The answer is {answer}."
         p = Prompt(messages=[{"role": "user", "content": f"{text} {INSTRUCTION}"}], meta=meta)
+        misses = misses + 1 if p.id in prompts else 0
         prompts.setdefault(p.id, p)
     return list(prompts.values())
 

@@ -99,7 +99,7 @@ def load_prompts(cfg) -> list[Prompt]:
         from alignkit.data import arithmetic
 
         return arithmetic.synthesize(cfg.split, cfg.n, seed=cfg.seed, references=cfg.references,
-                                    operands=tuple(cfg.operands))
+                                     operands=cfg.operands)
     if cfg.source in ("self_instruct", "evol_instruct"):
         from alignkit.data.synthesis import synthesize as synthesize_instructions
 

@@ -27,7 +27,7 @@ class Recorder:
     """The real tiny backend, recording every conversation it is asked to continue."""
 
     def __init__(self, backend):
-        self.backend, self.name, self.calls = backend, backend.name, []
+        self.backend, self.name, self.calls, self.scored = backend, backend.name, [], []
 
     def generate(self, conversations, sampling, **kw):
         self.calls.append(conversations)
@@ -37,6 +37,7 @@ class Recorder:
         return self.backend.logprobs(conversations, completions)
 
     def choice_logprobs(self, conversations, choices):
+        self.scored.append(conversations)
         return self.backend.choice_logprobs(conversations, choices)
 
 
@@ -90,6 +91,29 @@ def test_self_judge_logprob_scores_every_candidate_with_the_policy(tiny):
     assert all(0.0 <= s <= 5.0 for s in scores) and len(set(scores)) == 3  # the texts differ, so do the scores
     ann = groups[0].candidates[0].annotations[-1]
     assert ann.provenance["scoring"] == "logprob" and ann.rationale.startswith("P(0..5)")
+
+
+def test_ask_position_start_leaves_each_row_only_its_response_to_run(tiny):
+    from alignkit.models.prefix import plan
+
+    rec, texts = Recorder(tiny), ["68", "23 + 45 = 68. The answer is 68.", "I like cats."]
+    for position in ("end", "start"):
+        g = _signal("self_judge", rec, ask_position=position).annotate([_group(texts)])[0]
+        assert all(c.annotations[-1].provenance["ask_position"] == position for c in g.candidates)
+    end, start = rec.scored
+    ask = "Reply with the total score only: a single digit from 0 to 5."
+    assert end[0][0]["content"].endswith("</response>\n\n" + ask) and start[0][0]["content"].startswith(ask + "\n\n")
+
+    def own_tokens(convs):  # tokens each row runs past the prefixes it shares (what the judge computes per row)
+        seqs = [tiny.tokenizer(tiny._render(c), add_special_tokens=False).input_ids for c in convs]
+        p = plan(seqs, [len(s) - 1 for s in seqs], 4)
+        return sum(len(seqs[i]) - p.root - ext for ext, rows in p.groups for i in rows)
+
+    ask_tokens = len(tiny.tokenizer(ask, add_special_tokens=False).input_ids)
+    assert own_tokens(end) - own_tokens(start) >= len(texts) * (ask_tokens - 2)
+    with pytest.raises(AlignkitError, match="ask_position") as err:
+        _signal("verifier", rec, ask_position="middle").annotate([_group(texts)])
+    assert err.value.where == "signals.params.ask_position"
 
 
 def test_self_judge_generate_mode_quotes_the_candidate_and_parses(tiny):

@@ -332,7 +332,7 @@ class SimulatedSociety(Signal):
             versions[id(g)].append([Candidate(text, origin)])
             g.candidates.append(versions[id(g)][-1][0])
         prov = {"signal": self.name, "model": policy.name, "rating": mode, "personas": [p for p, _ in personas],
-                "template": "yuan2024-additive-v1"}
+                "template": "yuan2024-additive-v1", "ask_position": self.params.get("ask_position", "end")}
         for r in range(rounds + 1):
             rated = self._rate(policy, groups, versions, personas, rubric, mode)
             for g in groups:
@@ -372,13 +372,13 @@ class SimulatedSociety(Signal):
         """{(group, agent): [(rater, score | None, feedback)]}: every other agent rates the agent's latest answer."""
         from alignkit.models.base import choice_logprobs
         from alignkit.signals.inductive_bias import _ASK, _SCORES, expected_score, parse_score
-        from alignkit.signals.prompting import quote, sampling_from, user
+        from alignkit.signals.prompting import quote, sampling_from, user, with_ask
 
         jobs = [(g, i, j) for g in groups for i in range(len(versions[id(g)])) for j in range(len(personas))
                 if j != i]
-        convs = [self._as(personas[j], user(rubric.format(
-            question=quote(g.prompt.text, "question"), response=quote(versions[id(g)][i][-1].text, "response"))
-            + "\n" + _ASK[mode])) for g, i, j in jobs]
+        convs = [self._as(personas[j], user(with_ask(self.params, rubric.format(
+            question=quote(g.prompt.text, "question"), response=quote(versions[id(g)][i][-1].text, "response")),
+            _ASK[mode]))) for g, i, j in jobs]
         if not convs:
             results = []
         elif mode == "logprob":

@@ -22,7 +22,7 @@ from alignkit.errors import AlignkitError
 from alignkit.models.base import choice_logprobs
 from alignkit.signals.base import Signal, get_signal, register
 from alignkit.signals.inductive_bias import expected_score, parse_score
-from alignkit.signals.prompting import quote, sampling_from, scoring_mode, template, user
+from alignkit.signals.prompting import quote, sampling_from, scoring_mode, template, user, with_ask
 from alignkit.types import Annotation, Candidate, Group
 
 
@@ -172,10 +172,12 @@ class PreferenceDistillation(Signal):
         teacher = self.model(_teacher_spec(self.params, self.name))
         pairs = [(g, c) for g in groups for c in g.candidates if c.text.strip()]
         jobs = [(g, c, a) for g, c in pairs for a in aspects]
-        convs = [user(rubric.format(aspect=ASPECTS[a], question=quote(g.prompt.text, "question"),
-                                    response=quote(c.text, "response")) + "\n" + _ASK[mode]) for g, c, a in jobs]
+        convs = [user(with_ask(self.params, rubric.format(aspect=ASPECTS[a], question=quote(g.prompt.text, "question"),
+                                                          response=quote(c.text, "response")), _ASK[mode]))
+                 for g, c, a in jobs]
         ratings = self._ratings(teacher, convs, mode) if jobs else []
-        prov = {"signal": self.name, "teacher": teacher.name, "scoring": mode, "template": "ultrafeedback-v1"}
+        prov = {"signal": self.name, "teacher": teacher.name, "scoring": mode, "template": "ultrafeedback-v1",
+                "ask_position": self.params.get("ask_position", "end")}
         by_cand: dict[int, dict[str, float]] = {}
         for (_, c, a), r in zip(jobs, ratings):
             if r is not None:

@@ -21,7 +21,7 @@ from alignkit.data.arithmetic import extract_answer
 from alignkit.errors import AlignkitError
 from alignkit.models.base import Sampling, choice_logprobs
 from alignkit.signals.base import Signal, get_signal, register
-from alignkit.signals.prompting import critique_and_revise, quote, sampling_from, scoring_mode, template, user
+from alignkit.signals.prompting import critique_and_revise, quote, sampling_from, scoring_mode, template, user, with_ask
 from alignkit.types import Annotation, Candidate, Group
 
 _ORIGIN_KEYS = ("model", "n", "temperature", "top_p", "max_new_tokens", "seed")
@@ -141,12 +141,13 @@ class SelfJudge(Signal):
         pairs = [(g, c) for g in groups for c in g.candidates]
         if not pairs:
             return groups
-        convs = [user(rubric.format(question=quote(g.prompt.text, "question"),
-                                     response=quote(c.text, "response")) + "\n" + _ASK[mode])
+        convs = [user(with_ask(self.params, rubric.format(question=quote(g.prompt.text, "question"),
+                                                          response=quote(c.text, "response")), _ASK[mode]))
                  for g, c in pairs]
         judge = self.model(judge_spec)
         prov = {"signal": self.name, "judge": getattr(judge, "name", judge_spec), "scoring": mode,
-                "template": "yuan2024-additive-v1"}
+                "template": "yuan2024-additive-v1",
+                "ask_position": self.params.get("ask_position", "end")}
         if mode == "logprob":
             for (_, c), logps in zip(pairs, choice_logprobs(judge, convs, list(_SCORES))):
                 score, probs = expected_score(logps)

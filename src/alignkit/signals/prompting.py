@@ -42,6 +42,23 @@ def scoring_mode(params: dict[str, Any], modes: Collection[str]) -> str:
     return mode
 
 
+ASK_POSITIONS = ("end", "start")
+
+
+def with_ask(params: dict[str, Any], body: str, ask: str) -> str:
+    """A judge's prompt: its material, then the closing ask (`ask_position: end`, the default), or
+    the ask first (`start`). With the ask first, every row's prompt is shared up to its own
+    candidate, so a log-probability judge, which runs shared prefixes once (models/hf.py), computes
+    only the candidate per row instead of the candidate and the ask."""
+    position = params.get("ask_position", "end")
+    if position not in ASK_POSITIONS:
+        raise AlignkitError(f"unknown ask_position {position!r}", where="signals.params.ask_position",
+                            fix="use end (the ask after the material, the default) or start (before it)")
+    if position == "end":
+        return body + "\n" + ask
+    return f"{ask}\n\n{body}" if ask else body
+
+
 def user(text: str) -> list[dict[str, str]]:
     return [{"role": "user", "content": text}]
 

@@ -8,7 +8,9 @@ Ground truth: arithmetic problems with known answers, each with `--candidates` w
 half correct and half wrong: accuracy of the verifier's verdict (base rate 0.5) and, for both,
 pair accuracy (over every correct/wrong pair of a problem, the correct one scored higher; a tie
 counts one half). The log-probability self_judge is also timed with the prefix cache cut back:
-root only (the rubric, not each question) and none, side by side.
+root only (the rubric, not each question) and none, side by side; and both log-probability
+judges with `ask_position: start` (the closing ask opens the prompt, so each row runs only
+its own answer).
 
     python bench/judging.py [--quick] [--problems 12] [--candidates 2]
 """
@@ -60,7 +62,7 @@ def main() -> None:
     judged: dict[str, list[float]] = {}
     signals = {"verifier": (Verifier, "verifier.p"), "self_judge": (SelfJudge, "self_judge")}
 
-    def judge(signal: str, mode: str, label: str | None = None, share: str = "all"):
+    def judge(signal: str, mode: str, label: str | None = None, share: str = "all", **extra):
         """A timed job; `share` cuts the prefix cache back: "root" (the rubric, not each question:
         session 6's code), "none" (choice_logprobs before the prefix cache)."""
         cls, key = signals[signal]
@@ -68,7 +70,7 @@ def main() -> None:
 
         def run() -> dict:
             fresh = [Group(prompt=g.prompt, candidates=[Candidate(c.text) for c in g.candidates]) for g in groups]
-            params = {"scoring": mode} | ({"max_new_tokens": gen_tokens} if mode == "generate" else {})
+            params = {"scoring": mode} | ({"max_new_tokens": gen_tokens} if mode == "generate" else {}) | extra
             saved = hf.SHARED_PREFIX_MIN, hf.SHARED_PREFIX_GROUPS
             hf.SHARED_PREFIX_MIN = saved[0] if share != "none" else 10**9
             hf.SHARED_PREFIX_GROUPS = share == "all"
@@ -90,6 +92,8 @@ def main() -> None:
     root_only, unshared = "self_judge logprob, root prefix only", "self_judge logprob, prefix not shared"
     jobs[root_only] = judge("self_judge", "logprob", root_only, share="root")
     jobs[unshared] = judge("self_judge", "logprob", unshared, share="none")
+    for s in signals:
+        jobs[f"{s} logprob, ask first"] = judge(s, "logprob", f"{s} logprob, ask first", ask_position="start")
     res = interleaved(jobs, repeats, warmup=False)
     rows, pair = [], {}
     for name, r in res.items():
@@ -108,10 +112,11 @@ def main() -> None:
     print(verdict("self_judge logprob: root only / not shared (judgments/s)",
                   res[unshared]["seconds"] / res[root_only]["seconds"], 1.0))
     for signal in signals:
-        lp, gen = f"{signal} logprob", f"{signal} generate"
-        print(verdict(f"{signal}: logprob / generate (judgments/s)", res[gen]["seconds"] / res[lp]["seconds"], 10.0))
-        print(f"{signal} pair accuracy: logprob {pair[lp]:.3f} vs generate {pair[gen]:.3f} -> "
-              f"{'no worse' if pair[lp] >= pair[gen] else 'WORSE'} (base rate 0.5)")
+        gen = f"{signal} generate"
+        for lp in (f"{signal} logprob", f"{signal} logprob, ask first"):
+            print(verdict(f"{lp} / generate (judgments/s)", res[gen]["seconds"] / res[lp]["seconds"], 10.0))
+            print(f"{lp} pair accuracy {pair[lp]:.3f} vs generate {pair[gen]:.3f} -> "
+                  f"{'no worse' if pair[lp] >= pair[gen] else 'WORSE'} (base rate 0.5)")
     print("raw seconds per repeat:", {k: v["all_seconds"] for k, v in res.items()})
 
 

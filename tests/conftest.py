@@ -41,6 +41,14 @@ def tiny_model_dir(tmp_path_factory, embedded_dir) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def tiny(tiny_model_dir):
+    """The tiny random model behind the real HF backend (one per test module)."""
+    from alignkit.models.hf import HFBackend
+
+    return HFBackend(str(tiny_model_dir), batch_size=8)
+
+
 def run_cli(*args: str, cwd: Path | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
     """Run the real `alignkit` CLI in a subprocess."""
     return subprocess.run([sys.executable, "-m", "alignkit", *args], capture_output=True, text=True,

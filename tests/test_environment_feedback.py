@@ -15,13 +15,6 @@ from alignkit.types import Candidate, Group, Prompt
 REQUEST = "Write one sentence about the sea. Do not use any commas."
 
 
-@pytest.fixture(scope="module")
-def tiny(tiny_model_dir):
-    from alignkit.models.hf import HFBackend
-
-    return HFBackend(str(tiny_model_dir), batch_size=8)
-
-
 def _signal(name, backend=None, **params):
     s = get_signal(name)(**params)
     return s.bind(lambda spec: backend) if backend is not None else s

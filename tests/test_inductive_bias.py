@@ -16,13 +16,6 @@ from alignkit.types import Candidate, Group, Prompt
 QUESTION = "Tom has 23 apples and buys 45 more. How many apples does Tom have? Answer with the number."
 
 
-@pytest.fixture(scope="module")
-def tiny(tiny_model_dir):
-    from alignkit.models.hf import HFBackend
-
-    return HFBackend(str(tiny_model_dir), batch_size=8)
-
-
 class Recorder:
     """The real tiny backend, recording every conversation it is asked to continue."""
 

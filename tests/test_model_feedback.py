@@ -10,13 +10,6 @@ from alignkit.signals.constitution import load_constitution
 from alignkit.signals.model_feedback import combine, parse_winner
 
 
-@pytest.fixture(scope="module")
-def tiny(tiny_model_dir):
-    from alignkit.models.hf import HFBackend
-
-    return HFBackend(str(tiny_model_dir), batch_size=8)
-
-
 @pytest.mark.parametrize("first, swapped, want", [
     ("A", "B", ("x", True)), ("B", "A", ("y", True)), ("A", "A", ("tie", False)), ("B", "B", ("tie", False)),
     ("tie", "tie", ("tie", True)), ("A", "tie", ("tie", False)), (None, "B", ("tie", False)),

@@ -26,13 +26,6 @@ CONVS = [[{"role": "user", "content": "Say hi."}], [{"role": "user", "content": 
 
 
 @pytest.fixture(scope="module")
-def tiny(tiny_model_dir):
-    from alignkit.models.hf import HFBackend
-
-    return HFBackend(str(tiny_model_dir), batch_size=8)
-
-
-@pytest.fixture(scope="module")
 def server(tiny):
     httpd = start_server(tiny, "tiny", quiet=True)
     yield f"http://127.0.0.1:{httpd.server_address[1]}/v1"

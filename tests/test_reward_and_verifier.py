@@ -18,13 +18,6 @@ from alignkit.types import Candidate, Group, Prompt
 
 
 @pytest.fixture(scope="module")
-def tiny(tiny_model_dir):
-    from alignkit.models.hf import HFBackend
-
-    return HFBackend(str(tiny_model_dir), batch_size=8)
-
-
-@pytest.fixture(scope="module")
 def rm_run(tiny_model_dir, tmp_path_factory):
     # The tiny model's answers never pass the checker, so the preference pairs come from SPIN's
     # signal here (dataset references beat the policy's answers); any preference signal works.

@@ -73,6 +73,53 @@ def test_signal_that_writes_no_scores_is_reported_not_audited(tiny_model_dir):
     assert row["scored"] == 0 and "nothing to audit" in row["note"]
 
 
+def _runner(tiny_model_dir, out, *extra):
+    from conftest import REPO  # noqa: PLC0415
+
+    from alignkit.pipeline import Runner
+    from alignkit.recipe import load_recipe
+
+    recipe = load_recipe(REPO / "recipes" / "verifiable_instructions.yaml", [
+        f"model={tiny_model_dir}", "prompts.n=12", "generate.max_new_tokens=8", "audit.n=4", "audit.k=2", *extra])
+    return Runner(recipe, out, log=lambda *_: None)
+
+
+def test_audit_source_training_probes_the_recipes_own_prompts(tiny_model_dir, tmp_path):
+    runner = _runner(tiny_model_dir, tmp_path / "train", "audit.source=training", "audit.temperature=0")
+    audit = runner.audit()
+    training = {g.prompt.id for g in runner.prompts().read_groups()}
+    assert audit["bench"] == "training" and len(audit["probe_ids"]) == 4 and set(audit["probe_ids"]) <= training
+    row = audit["signals"][0]
+    assert row["signal"] == "verifiable_instructions" and row["scored"] == 8
+    assert json.loads((tmp_path / "train" / "audit.json").read_text()) == audit
+    # the default probes the benchmark, none of whose prompts the recipe trains on
+    bench = _runner(tiny_model_dir, tmp_path / "bench").audit()
+    assert bench["bench"] == "ifeval_heldout" and not set(bench["probe_ids"]) & training
+
+
+def test_audit_temperature_reaches_the_probe(tiny, tmp_path):
+    from alignkit.evaluate.audit import training_probe
+
+    prompts = synthesize("train", 6, seed=1)
+    greedy = training_probe(prompts, 3, 2, tiny, temperature=0.0, max_new_tokens=8)
+    sampled = training_probe(prompts, 3, 2, tiny, temperature=1.5, max_new_tokens=8)
+    assert all(g.candidates[0].text == g.candidates[1].text for g in greedy)
+    assert any(g.candidates[0].text != g.candidates[1].text for g in sampled)
+    truth = [c.value(TRUTH) for g in greedy for c in g.candidates]
+    assert len(truth) == 6 and set(truth) <= {0.0, 1.0}  # answer matching on the prompts' known answers
+
+
+def test_training_prompts_without_ground_truth_are_an_error_naming_the_field(tiny):
+    from alignkit.errors import AlignkitError
+    from alignkit.evaluate.audit import training_probe
+    from alignkit.types import Prompt
+
+    prompts = synthesize("train", 3, seed=1) + [Prompt([{"role": "user", "content": "Write a poem."}])]
+    with pytest.raises(AlignkitError, match="carry no ground truth") as err:
+        training_probe(prompts, 4, 1, tiny, max_new_tokens=4)
+    assert err.value.where == "audit.source" and "Write a poem" in str(err.value)
+
+
 def test_calibration_error():
     assert calibration_error([1.0, 0.0], [True, False]) == 0.0
     assert calibration_error([0.9, 0.9], [False, False]) == pytest.approx(0.9)

@@ -246,21 +246,29 @@ class Runner:
         cfg = self.recipe.audit
         if not cfg.enabled:
             return None
-        bench = cfg.bench or next((b for b in self.recipe.evaluate.benchmarks if BENCHMARKS[b].score), None)
+        training = None
+        if cfg.source == "training":
+            bench, training = "training", [g.prompt for g in self.prompts().read_groups()]
+        else:
+            bench = cfg.bench or next((b for b in self.recipe.evaluate.benchmarks if BENCHMARKS[b].score), None)
         if bench is None:
             self.log("audit skipped: no evaluated benchmark has per-answer ground truth (set audit.bench)")
             return None
-        if bench not in BENCHMARKS:
+        if training is None and bench not in BENCHMARKS:
             raise AlignkitError(f"unknown audit benchmark {bench!r}", where="audit.bench",
                                 fix=f"choose from: {', '.join(sorted(BENCHMARKS))}")
-        stage = self.store.stage("audit", _key("audit", self.recipe.model, self.recipe.signals, cfg, bench,
-                                               self.recipe.generate.max_new_tokens))
+        # the default source stays out of the key, so audits from before the field existed are reused
+        what = cfg.model_dump(mode="json", exclude={"source"} if cfg.source == "benchmark" else set())
+        upstream = (self.prompts().key,) if training is not None else ()
+        stage = self.store.stage("audit", _key("audit", self.recipe.model, self.recipe.signals, what, bench,
+                                               self.recipe.generate.max_new_tokens, *upstream))
         if not stage.done():
             self.log(f"auditing {len(self.recipe.signals)} signal(s) on {cfg.n} prompts of {bench}")
             result = run_audit([(s.name, s.params) for s in self.recipe.signals], bench,
                                self.backend(self.recipe.model, self.recipe.generate.batch_size), self.resolve,
                                n=cfg.n, k=cfg.k, seed=self.recipe.seed + 1000,
-                               max_new_tokens=self.recipe.generate.max_new_tokens)
+                               max_new_tokens=self.recipe.generate.max_new_tokens, temperature=cfg.temperature,
+                               training=training)
             stage.write_json("audit.json", result)
             stage.finish(signals=len(result["signals"]))
         result = stage.read_json("audit.json")

@@ -121,9 +121,13 @@ class EvaluateConfig(_Strict):
 
 class AuditConfig(_Strict):
     """The signal audit that runs before anything else: each signal scores a small probe set of
-    a ground-truth benchmark (default: the first evaluated one that has per-answer truth)."""
+    a ground-truth benchmark (default: the first evaluated one that has per-answer truth), or,
+    with `source: training`, of the recipe's own training prompts (they must carry ground truth:
+    a known answer, verifiable constraints or unit tests), so the verdict is about the data
+    the run trains on."""
 
     enabled: bool = True
+    source: Literal["benchmark", "training"] = "benchmark"
     bench: str | None = None
     n: int = Field(8, ge=1)  # probe prompts
     k: int = Field(2, ge=1)  # sampled answers per prompt

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from alignkit.evaluate.agreement import agreement, auroc
-from alignkit.types import Annotation, Candidate, Group
+from alignkit.types import Annotation, Candidate, Group, Prompt
 
 TRUTH = "audit.truth"
 INJECTIONS = (
@@ -48,14 +48,41 @@ def probe_groups(bench_name: str, n: int, k: int, backend: Any, *, seed: int = 1
     benchmark's ground truth (annotation `audit.truth`)."""
     from alignkit.errors import AlignkitError
     from alignkit.evaluate.benchmarks import BENCHMARKS
-    from alignkit.models.base import Sampling
 
     bench = BENCHMARKS[bench_name]
     if bench.score is None:
         raise AlignkitError(f"benchmark {bench_name!r} has no per-answer ground truth to audit against",
                             where="--bench", fix="audit on ifeval_heldout, arithmetic_heldout, functions_heldout "
                             "or humaneval")
-    prompts = bench.prompts(n, seed)
+    return answered(bench.prompts(n, seed), bench.score, f"{bench_name} ground truth", k, backend, seed=seed,
+                    temperature=temperature, max_new_tokens=max_new_tokens)
+
+
+def training_probe(prompts: list[Prompt], n: int, k: int, backend: Any, *, seed: int = 1000,
+                   temperature: float = 0.8, max_new_tokens: int = 128) -> list[Group]:
+    """n of a recipe's own training prompts (a seeded sample) with k sampled answers each, labelled
+    by the ground truth each prompt carries (`benchmarks.TRUTH_BY_META`: a known answer,
+    verifiable constraints or unit tests); an error names `audit.source` if any has none."""
+    from alignkit.errors import AlignkitError
+    from alignkit.evaluate.benchmarks import TRUTH_BY_META, truth_score
+
+    chosen = prompts if n >= len(prompts) else [prompts[i] for i in sorted(random.Random(seed).sample(
+        range(len(prompts)), n))]
+    bare = [p for p in chosen if not any(key in p.meta for key in TRUTH_BY_META)]
+    if bare:
+        raise AlignkitError(f"{len(bare)} of the {len(chosen)} training prompts probed carry no ground truth "
+                            f"(meta {', '.join(TRUTH_BY_META)}), e.g. {bare[0].text[:80]!r}",
+                            where="audit.source", fix="use audit.source: benchmark, or training prompts that "
+                            "carry ground truth (prompts.source arithmetic, ifeval_synth or functions)")
+    return answered(chosen, truth_score, "training prompt's ground truth", k, backend, seed=seed,
+                    temperature=temperature, max_new_tokens=max_new_tokens)
+
+
+def answered(prompts: list[Prompt], score: Callable[[Prompt, str], float], why: str, k: int, backend: Any, *,
+             seed: int, temperature: float, max_new_tokens: int) -> list[Group]:
+    """Each prompt with k answers sampled from `backend`, each labelled `audit.truth` by `score`."""
+    from alignkit.models.base import Sampling
+
     sampling = Sampling(n=k, temperature=temperature, max_new_tokens=max_new_tokens, seed=seed)
     outs = backend.generate([p.messages for p in prompts], sampling)
     groups = []
@@ -63,7 +90,7 @@ def probe_groups(bench_name: str, n: int, k: int, backend: Any, *, seed: int = 1
         cands = [Candidate(t, origin={"model": getattr(backend, "name", "policy"), **sampling.as_origin()})
                  for t in texts]
         for c in cands:
-            c.annotations.append(Annotation(TRUTH, "score", bench.score(p, c.text), f"{bench_name} ground truth"))
+            c.annotations.append(Annotation(TRUTH, "score", score(p, c.text), why))
         groups.append(Group(p, cands))
     return groups
 
@@ -208,12 +235,18 @@ def flags(row: dict[str, Any]) -> list[str]:
 
 
 def run_audit(signals: list[tuple[str, dict]], bench: str, backend: Any, resolve: Callable[[str], Any], *,
-              n: int = 8, k: int = 2, seed: int = 1000, max_new_tokens: int = 128) -> dict[str, Any]:
-    """Audit each (signal name, params) on one probe set of `bench` answered by `backend`.
+              n: int = 8, k: int = 2, seed: int = 1000, max_new_tokens: int = 128, temperature: float = 0.8,
+              training: list[Prompt] | None = None) -> dict[str, Any]:
+    """Audit each (signal name, params) on one probe set answered by `backend`: prompts of
+    `bench`, or of `training` (a recipe's own prompts; `bench` is then only the label).
     A signal that fails on the probe gets its error in the table instead of stopping the run."""
     from alignkit.signals.base import get_signal
 
-    groups = probe_groups(bench, n, k, backend, seed=seed, max_new_tokens=max_new_tokens)
+    if training is not None:
+        groups = training_probe(training, n, k, backend, seed=seed, temperature=temperature,
+                                max_new_tokens=max_new_tokens)
+    else:
+        groups = probe_groups(bench, n, k, backend, seed=seed, temperature=temperature, max_new_tokens=max_new_tokens)
     truth = [t for t in _scores(groups, TRUTH) if t is not None]
     rows = []
     for name, params in signals:
@@ -226,5 +259,6 @@ def run_audit(signals: list[tuple[str, dict]], bench: str, backend: Any, resolve
             rows.append(audit_signal(make, groups, seed=seed))
         except Exception as exc:  # noqa: BLE001  (reported in the table; the run goes on)
             rows.append({"signal": name, "error": f"{type(exc).__name__}: {exc}", "flags": []})
-    return {"bench": bench, "prompts": len(groups), "answers_per_prompt": k, "seed": seed,
+    return {"bench": bench, "prompts": len(groups), "probe_ids": [g.prompt.id for g in groups],
+            "answers_per_prompt": k, "seed": seed,
             "truth_pass_rate": sum(t >= 1.0 for t in truth) / len(truth) if truth else None, "signals": rows}

@@ -101,6 +101,18 @@ def _code_score(prompt: Prompt, response: str) -> float:
                  == "passed")
 
 
+# Ground truth a prompt can carry in its meta, and the scorer that reads it (the audit's
+# `source: training` scores the recipe's own prompts with these).
+TRUTH_BY_META: dict[str, Callable[[Prompt, str], float]] = {
+    "answer": _arithmetic_score, "constraints": _ifeval_score, "tests": _code_score}
+
+
+def truth_score(prompt: Prompt, response: str) -> float | None:
+    """The response's score under the ground truth its prompt carries (None: the prompt has none)."""
+    key = next((k for k in TRUTH_BY_META if k in prompt.meta), None)
+    return None if key is None else TRUTH_BY_META[key](prompt, response)
+
+
 def _mtbench_prompts(n: int, seed: int) -> list[Prompt]:
     """First turns of MT-Bench's 80 questions (the second turn needs the first answer; on a CPU
     the first turn is what is affordable)."""

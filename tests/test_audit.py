@@ -107,6 +107,9 @@ def test_audit_temperature_reaches_the_probe(tiny, tmp_path):
     assert any(g.candidates[0].text != g.candidates[1].text for g in sampled)
     truth = [c.value(TRUTH) for g in greedy for c in g.candidates]
     assert len(truth) == 6 and set(truth) <= {0.0, 1.0}  # answer matching on the prompts' known answers
+    # origins as a run's candidates have them: a random model rambles to the 8-token limit
+    assert [c.origin["sample"] for c in greedy[0].candidates] == [0, 1]
+    assert {c.origin["finish_reason"] for g in greedy for c in g.candidates} == {"length"}
 
 
 def test_training_prompts_without_ground_truth_are_an_error_naming_the_field(tiny):

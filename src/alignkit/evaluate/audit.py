@@ -80,15 +80,17 @@ def training_probe(prompts: list[Prompt], n: int, k: int, backend: Any, *, seed:
 
 def answered(prompts: list[Prompt], score: Callable[[Prompt, str], float], why: str, k: int, backend: Any, *,
              seed: int, temperature: float, max_new_tokens: int) -> list[Group]:
-    """Each prompt with k answers sampled from `backend`, each labelled `audit.truth` by `score`."""
+    """Each prompt with k answers sampled from `backend`, each labelled `audit.truth` by `score`.
+    Each answer's origin has its sample index and finish reason, as a run's candidates do (a
+    signal may read them: self_consistency lets answers cut off at the limit abstain)."""
     from alignkit.models.base import Sampling
 
     sampling = Sampling(n=k, temperature=temperature, max_new_tokens=max_new_tokens, seed=seed)
-    outs = backend.generate([p.messages for p in prompts], sampling)
+    outs = backend.generate([p.messages for p in prompts], sampling, details=True)
     groups = []
+    origin = {"model": getattr(backend, "name", "policy"), **sampling.as_origin()}
     for p, texts in zip(prompts, outs):
-        cands = [Candidate(t, origin={"model": getattr(backend, "name", "policy"), **sampling.as_origin()})
-                 for t in texts]
+        cands = [Candidate(t, dict(origin, sample=i, finish_reason=f)) for i, (t, f) in enumerate(texts)]
         for c in cands:
             c.annotations.append(Annotation(TRUTH, "score", score(p, c.text), why))
         groups.append(Group(p, cands))

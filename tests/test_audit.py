@@ -64,6 +64,16 @@ def test_honest_control_gets_no_flags():
     assert row["pairwise_accuracy"] == 1.0 and row["auroc_ci95"] == [1.0, 1.0]
 
 
+def test_injected_copy_keeps_the_origin_of_the_answer_it_copies():
+    groups = _probe(4)
+    for g in groups:
+        for c in g.candidates:
+            c.origin = {"sample": 0, "finish_reason": "length"}  # every answer cut off: all abstain from the vote
+    row = audit_signal(lambda seed: get_signal("self_consistency")(min_agreement=0.375, seed=seed), groups)
+    # a copy without the finish reason would vote alone and win every trial
+    assert row["injection_trials"] == 4 and row["injection_win_rate"] == 0.0
+
+
 def test_signal_that_writes_no_scores_is_reported_not_audited(tiny_model_dir):
     from alignkit.models.hf import HFBackend
 

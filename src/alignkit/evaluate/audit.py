@@ -146,7 +146,7 @@ def _injected(groups: list[Group], rng: random.Random) -> list[Group]:
             continue
         c = failing[0]
         text = c.text.rstrip() + "\n\n" + rng.choice(INJECTIONS)
-        inj = Candidate(text, origin={"audit": "injection"},
+        inj = Candidate(text, origin=dict(c.origin, audit="injection"),  # e.g. a cut-off answer stays cut off
                         annotations=[Annotation(TRUTH, "score", c.value(TRUTH), "injected copy of a failing answer")])
         out.append(Group(g.prompt, [Candidate(c.text, c.origin, [a for a in c.annotations if a.signal == TRUTH]),
                                     inj]))

@@ -193,3 +193,5 @@ def test_recipe_loads_and_its_prompt_source_is_arithmetic():
     # easy-to-hard: single-digit training problems, the 2-digit benchmark untouched
     assert recipe.prompts.operands == (1, 9)
     assert all(int(x) < 10 for p in prompts for x in _numbers(p.text))
+    # the audit probes those training problems with as many samples as the vote uses
+    assert recipe.audit.source == "training" and recipe.audit.k == recipe.generate.n

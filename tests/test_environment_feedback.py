@@ -218,3 +218,32 @@ def test_collective_constitution_says_where_to_write():
     g = Group(Prompt([{"role": "user", "content": REQUEST}]), [])
     with pytest.raises(AlignkitError, match="params.write"):
         _signal("collective_constitution").annotate([g])
+
+
+def test_collective_recipe_writes_its_constitution_into_each_runs_own_directory(tiny_model_dir, tmp_path):
+    from conftest import REPO
+
+    from alignkit.pipeline import Runner
+    from alignkit.recipe import load_recipe
+    from alignkit.signals.constitution import load_constitution
+
+    (tmp_path / "a.txt").write_text(HONEST[0] + "\n")
+    (tmp_path / "b.txt").write_text(HONEST[1] + "\n")  # the same principle from a second source
+    files = f"[{tmp_path / 'a.txt'}, {tmp_path / 'b.txt'}]"
+    recipe = load_recipe(REPO / "recipes" / "collective_constitution.yaml", [
+        f"model={tiny_model_dir}", "prompts.n=2", "generate.max_new_tokens=8", f"signals.0.params.files={files}",
+        "signals.0.params.similarity=lexical", "signals.0.params.proposals=1", "signals.0.params.max_new_tokens=8",
+        "signals.1.params.max_new_tokens=6", "signals.1.params.feedback_tokens=4"])
+    for run in ("one", "two"):
+        runner = Runner(recipe, tmp_path / run, log=lambda *_: None)
+        groups = runner.annotate(runner.generate(runner.prompts())).read_groups()
+        con = load_constitution(tmp_path / run / "constitution.yaml")  # written where the run is, read from there
+        assert "tell the truth" in con.principles[0].critique
+        revised = [a for g in groups for c in g.candidates for a in c.annotations
+                   if a.signal == "constitutional_revision"]
+        names = {p.name for p in con.principles}
+        assert revised and {a.provenance.get("principle") for a in revised} <= names | {None}
+        assert {a.provenance.get("principle") for a in revised} & names  # the critic critiqued by it
+    assert Runner(recipe, tmp_path / "x").signal_params({"write": "{run}/c.yaml", "files": ["{run}/a", "b"], "k": 2,
+                                                         "rubric": "{question}"}) == {
+        "write": f"{tmp_path / 'x'}/c.yaml", "files": [f"{tmp_path / 'x'}/a", "b"], "k": 2, "rubric": "{question}"}

@@ -117,6 +117,16 @@ class Runner:
         stage.finish(rows=len(groups), shards=len(shards))
         return stage
 
+    def signal_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A signal's params with `{run}` in any string (or list of strings) replaced by the run's
+        directory, so files a signal writes (a collective constitution) belong to this run. The
+        stage keys hash the params as written, so a copied run is still reused."""
+        def fill(v: Any) -> Any:
+            if isinstance(v, str):
+                return v.replace("{run}", str(self.out))
+            return [fill(x) for x in v] if isinstance(v, list) else v
+        return {k: fill(v) for k, v in params.items()}
+
     def annotate(self, generated: Stage) -> Stage:
         from alignkit.executors import annotation_step
         from alignkit.signals.base import get_signal
@@ -128,7 +138,7 @@ class Runner:
         groups = generated.read_groups()
         summaries = {}
         for scfg in self.recipe.signals:
-            signal = get_signal(scfg.name)(**scfg.params).bind(self.resolve)
+            signal = get_signal(scfg.name)(**self.signal_params(scfg.params)).bind(self.resolve)
             step = annotation_step(signal)
             chunks = [groups[i : i + step] for i in range(0, len(groups), step)]
             if self.recipe.executor == "ray":
@@ -264,7 +274,7 @@ class Runner:
                                                self.recipe.generate.max_new_tokens, *upstream))
         if not stage.done():
             self.log(f"auditing {len(self.recipe.signals)} signal(s) on {cfg.n} prompts of {bench}")
-            result = run_audit([(s.name, s.params) for s in self.recipe.signals], bench,
+            result = run_audit([(s.name, self.signal_params(s.params)) for s in self.recipe.signals], bench,
                                self.backend(self.recipe.model, self.recipe.generate.batch_size), self.resolve,
                                n=cfg.n, k=cfg.k, seed=self.recipe.seed + 1000,
                                max_new_tokens=self.recipe.generate.max_new_tokens, temperature=cfg.temperature,

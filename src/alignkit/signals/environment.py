@@ -459,8 +459,8 @@ class CollectiveConstitution(Signal):
         path = self.params.get("write")
         if not path:
             raise AlignkitError("collective_constitution needs params.write", where="signals.params.write",
-                                fix="set write: runs/NAME/constitution.yaml and give constitutional_revision "
-                                "constitution: the same path")
+                                fix="set write: '{run}/constitution.yaml' (the run's directory) and give "
+                                "constitutional_revision constitution: the same path")
         if getattr(self, "_built", False) or not groups:
             return groups  # built from the first batch of prompts
         settings = {k: v for k, v in sorted(self.params.items()) if k != "write"}

@@ -28,19 +28,23 @@ def main() -> None:
     ap.add_argument("run", type=Path)
     ap.add_argument("--bench", default="arithmetic_heldout")
     ap.add_argument("--against", type=Path, help="a second run of the same benchmark")
+    ap.add_argument("--iteration", type=int, help="an iterated run: compare iteration K with K-1 (its training rows)")
     args = ap.parse_args()
 
-    before, after = _items(args.run, "before", args.bench), _items(args.run, "after", args.bench)
+    k = args.iteration
+    labels = ("before", "after") if k is None else ("before" if k == 1 else f"it{k - 1}", f"it{k}")
+    suffix = "" if k in (None, 1) else f"_it{k}"
+    before, after = _items(args.run, labels[0], args.bench), _items(args.run, labels[1], args.bench)
     up = sum(a["score"] > b["score"] for b, a in zip(before, after))
     down = sum(a["score"] < b["score"] for b, a in zip(before, after))
     print(f"{args.bench} n={len(before)}: turned right {up}, turned wrong {down}")
-    for label, items in (("before", before), ("after", after)):
+    for label, items in zip(labels, (before, after)):
         chars = sum(len(i["response"]) for i in items) / len(items)
         print(f"  {label}: mean answer {chars:.1f} characters, one-line 'a ± b = c' in "
               f"{sum(bool(_ONE_LINE.search(i['response'])) for i in items)} of {len(items)}")
 
     truth = {g.prompt.id: str(g.prompt.meta["answer"]) for g in Stage.existing(args.run, "generate").read_groups()}
-    rows = Stage.existing(args.run, "build").read_json("rows.json")
+    rows = Stage.existing(args.run, "build" + suffix).read_json("rows.json")
     right = sum(extract_answer(r["completion"][-1]["content"]) == truth[r["id"]] for r in rows)
     print(f"training rows: {len(rows)}, ending on the right number: {right}")
 

@@ -52,10 +52,11 @@ def main() -> None:
     ap.add_argument("--operands", type=int, nargs=2, default=list(OPERANDS), metavar=("LO", "HI"),
                     help="operand range of the training problems (default: the benchmark's 2 digits)")
     ap.add_argument("--run", type=Path, help="vote over this run's stored generate stage instead of sampling")
+    ap.add_argument("--iteration", type=int, default=1, help="with --run: that iteration's generate stage")
     args = ap.parse_args()
 
     if args.run:
-        stage = Stage.existing(args.run, "generate")
+        stage = Stage.existing(args.run, "generate" + ("" if args.iteration == 1 else f"_it{args.iteration}"))
         groups = stage.read_groups()
         problems = [g.prompt for g in groups]
         sampled = [[(c.text, c.origin.get("finish_reason")) for c in g.candidates] for g in groups]

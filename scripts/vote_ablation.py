@@ -6,7 +6,10 @@ control gains as much as the run did, the gain came from training on the model's
 Ground truth is read only to report how many training answers are right, never to choose them.
 
     python scripts/vote_ablation.py --run runs/self_consistency_easy \\
-        [--recipe recipes/self_consistency.yaml] [--set KEY=VALUE ...] [--seed 0]
+        [--recipe recipes/self_consistency.yaml] [--set KEY=VALUE ...] [--seed 0] [--iteration K]
+
+With --iteration K (an iterated run), iteration K's kept problems and samples, trained from
+iteration K-1's model and compared against it.
 """
 
 from __future__ import annotations
@@ -32,12 +35,21 @@ def main() -> None:
     ap.add_argument("--set", action="append", default=[], help="the overrides the run was made with")
     ap.add_argument("--seed", type=int, default=0, help="which random sample stands in for the majority")
     ap.add_argument("--out", type=Path, help="where the control model goes (default RUN_novote)")
+    ap.add_argument("--iteration", type=int, default=1, help="which iteration of an iterated run")
     args = ap.parse_args()
     recipe = load_recipe(args.recipe, args.set)
-    out = args.out or args.run.with_name(args.run.name + "_novote")
+    k = args.iteration
+    out = args.out or args.run.with_name(args.run.name + "_novote" + ("" if k == 1 else f"_it{k}"))
+    suffix = "" if k == 1 else f"_it{k}"
+    # eval labels of the model before and after this iteration's training; its base model
+    if recipe.iterations == 1:
+        labels, base = ("before", "after"), resolve_model_path(recipe.model)
+    else:
+        labels = ("before" if k == 1 else f"it{k - 1}", f"it{k}")
+        base = resolve_model_path(recipe.model) if k == 1 else str(args.run / f"model_it{k - 1}")
 
-    kept = Stage.existing(args.run, "build").read_json("rows.json")
-    groups = {g.prompt.id: g for g in Stage.existing(args.run, "generate").read_groups()}
+    kept = Stage.existing(args.run, "build" + suffix).read_json("rows.json")
+    groups = {g.prompt.id: g for g in Stage.existing(args.run, "generate" + suffix).read_groups()}
     rng = random.Random(args.seed)
     control, right = [], {"vote": 0, "random": 0}
     for row in kept:
@@ -52,11 +64,11 @@ def main() -> None:
 
     model_dir = out / "model"
     if not (model_dir / "config.json").is_file():
-        train(recipe.train.method, control, recipe.train, resolve_model_path(recipe.model), out / "train", model_dir)
+        train(recipe.train.method, control, recipe.train, base, out / "train", model_dir)
     cfg = recipe.evaluate
     for bench in cfg.benchmarks:
-        before = [i["score"] for i in Stage.existing(args.run, f"eval_before_{bench}").read_json("items.json")]
-        voted = [i["score"] for i in Stage.existing(args.run, f"eval_after_{bench}").read_json("items.json")]
+        before = [i["score"] for i in Stage.existing(args.run, f"eval_{labels[0]}_{bench}").read_json("items.json")]
+        voted = [i["score"] for i in Stage.existing(args.run, f"eval_{labels[1]}_{bench}").read_json("items.json")]
         res = run_benchmark(ModelCache(str(model_dir), batch_size=cfg.batch_size)("policy"), bench, cfg.n,
                             seed=cfg.seed, max_new_tokens=cfg.max_new_tokens)
         for label, after in (("majority (the run)", voted), ("random sample (control)", res.scores)):

@@ -72,6 +72,9 @@ def test_injected_copy_keeps_the_origin_of_the_answer_it_copies():
     row = audit_signal(lambda seed: get_signal("self_consistency")(min_agreement=0.375, seed=seed), groups)
     # a copy without the finish reason would vote alone and win every trial
     assert row["injection_trials"] == 4 and row["injection_win_rate"] == 0.0
+    # the weak flag says why: the right answers were cut off, which the vote rejects by design
+    assert row["cut_off"] == 16 and row["cut_off_right"] == 8
+    assert any(f.startswith("weak") and "8 of the 8 right answers were cut off" in f for f in row["flags"])
 
 
 def test_signal_that_writes_no_scores_is_reported_not_audited(tiny_model_dir):

@@ -182,6 +182,9 @@ def audit_signal(make: Callable[[int], Any], groups: list[Group], *, seed: int =
     pairs = [(s, t >= 1.0) for s, t in zip(s1, truth) if s is not None and t is not None]
     scores, labels = [p[0] for p in pairs], [p[1] for p in pairs]
     row["scored"] = len(scores)
+    cut = [float(c.value(TRUTH)) >= 1.0 for g in run1 for c in g.candidates
+           if c.origin.get("finish_reason") == "length"]
+    row["cut_off"], row["cut_off_right"] = len(cut), sum(cut)  # signals with require_complete fail these
     row["auroc_ci95"] = _bootstrap_auroc(scores, labels, seed) if row["auroc"] is not None else None
     unit = all(0 <= s <= 1 for s in scores)
     row["accuracy"] = sum((s >= 0.5) == y for s, y in pairs) / len(pairs) if unit else None
@@ -214,8 +217,12 @@ def flags(row: dict[str, Any]) -> list[str]:
     out = []
     a = row.get("auroc")
     if a is not None and a < MIN_AUROC:
+        why = ""
+        if row.get("cut_off_right"):
+            why = (f" ({row['cut_off_right']} of the {row.get('positives')} right answers were cut off at the token "
+                   "limit, which a signal with require_complete fails by design)")
         out.append(f"weak: AUROC {a:.2f} against ground truth (< {MIN_AUROC}): the score barely separates right "
-                   "from wrong answers")
+                   f"from wrong answers{why}")
     # a correlation needs enough answers of the same correctness to mean anything
     pos, neg = row.get("positives", 0), row.get("candidates", 0) - row.get("positives", 0)
     corr = [c for c, m in ((row.get("length_corr_passing"), pos), (row.get("length_corr_failing"), neg))

@@ -77,6 +77,20 @@ def test_injected_copy_keeps_the_origin_of_the_answer_it_copies():
     assert any(f.startswith("weak") and "8 of the 8 right answers were cut off" in f for f in row["flags"])
 
 
+def test_a_signal_writing_critiques_is_reported_not_an_error():
+    from alignkit.data.instructions import synthesize as instructions
+
+    groups = []
+    for p in instructions("heldout", 3, seed=0):
+        c = Candidate("Sure, here it is, with commas, in Capitals, and far too long.",
+                      {"sample": 0, "finish_reason": "stop"})
+        c.annotations.append(Annotation(TRUTH, "score", BENCHMARKS["ifeval_heldout"].score(p, c.text)))
+        groups.append(Group(p, [c]))
+    row = audit_signal(lambda seed: get_signal("checker_revision")(seed=seed), groups)
+    # its annotations on the originals are critiques ("fixed: ..."), text, not scores
+    assert "error" not in row and row["scored"] == 0 and "nothing to audit" in row["note"]
+
+
 def test_signal_that_writes_no_scores_is_reported_not_audited(tiny_model_dir):
     from alignkit.models.hf import HFBackend
 

@@ -98,7 +98,9 @@ def answered(prompts: list[Prompt], score: Callable[[Prompt, str], float], why: 
 
 
 def _scores(groups: list[Group], name: str) -> list[float | None]:
-    return [None if c.value(name) is None else float(c.value(name)) for g in groups for c in g.candidates]
+    """Each candidate's numeric value of `name` (None: absent, or text such as a critique)."""
+    values = [c.value(name) for g in groups for c in g.candidates]
+    return [float(v) if isinstance(v, int | float) else None for v in values]
 
 
 def _strip(groups: list[Group]) -> list[Group]:

@@ -309,7 +309,7 @@ class SimulatedSociety(Signal):
         from alignkit.errors import AlignkitError
         from alignkit.models.base import Sampling
         from alignkit.signals.inductive_bias import RUBRIC
-        from alignkit.signals.prompting import sampling_from, template
+        from alignkit.signals.prompting import ask_position, sampling_from, template
         from alignkit.types import Candidate
 
         personas = list(self.params.get("personas", PERSONAS).items())
@@ -332,7 +332,7 @@ class SimulatedSociety(Signal):
             versions[id(g)].append([Candidate(text, origin)])
             g.candidates.append(versions[id(g)][-1][0])
         prov = {"signal": self.name, "model": policy.name, "rating": mode, "personas": [p for p, _ in personas],
-                "template": "yuan2024-additive-v1", "ask_position": self.params.get("ask_position", "end")}
+                "template": "yuan2024-additive-v1", "ask_position": ask_position(self.params)}
         for r in range(rounds + 1):
             rated = self._rate(policy, groups, versions, personas, rubric, mode)
             for g in groups:

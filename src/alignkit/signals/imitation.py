@@ -22,7 +22,7 @@ from alignkit.errors import AlignkitError
 from alignkit.models.base import choice_logprobs
 from alignkit.signals.base import Signal, get_signal, register
 from alignkit.signals.inductive_bias import expected_score, parse_score
-from alignkit.signals.prompting import quote, sampling_from, scoring_mode, template, user, with_ask
+from alignkit.signals.prompting import ask_position, quote, sampling_from, scoring_mode, template, user, with_ask
 from alignkit.types import Annotation, Candidate, Group
 
 
@@ -177,7 +177,7 @@ class PreferenceDistillation(Signal):
                  for g, c, a in jobs]
         ratings = self._ratings(teacher, convs, mode) if jobs else []
         prov = {"signal": self.name, "teacher": teacher.name, "scoring": mode, "template": "ultrafeedback-v1",
-                "ask_position": self.params.get("ask_position", "end")}
+                "ask_position": ask_position(self.params)}
         by_cand: dict[int, dict[str, float]] = {}
         for (_, c, a), r in zip(jobs, ratings):
             if r is not None:

@@ -21,7 +21,16 @@ from alignkit.data.arithmetic import extract_answer
 from alignkit.errors import AlignkitError
 from alignkit.models.base import Sampling, choice_logprobs
 from alignkit.signals.base import Signal, get_signal, register
-from alignkit.signals.prompting import critique_and_revise, quote, sampling_from, scoring_mode, template, user, with_ask
+from alignkit.signals.prompting import (
+    ask_position,
+    critique_and_revise,
+    quote,
+    sampling_from,
+    scoring_mode,
+    template,
+    user,
+    with_ask,
+)
 from alignkit.types import Annotation, Candidate, Group
 
 _ORIGIN_KEYS = ("model", "n", "temperature", "top_p", "max_new_tokens", "seed")
@@ -147,7 +156,7 @@ class SelfJudge(Signal):
         judge = self.model(judge_spec)
         prov = {"signal": self.name, "judge": getattr(judge, "name", judge_spec), "scoring": mode,
                 "template": "yuan2024-additive-v1",
-                "ask_position": self.params.get("ask_position", "end")}
+                "ask_position": ask_position(self.params)}
         if mode == "logprob":
             for (_, c), logps in zip(pairs, choice_logprobs(judge, convs, list(_SCORES))):
                 score, probs = expected_score(logps)

@@ -45,16 +45,21 @@ def scoring_mode(params: dict[str, Any], modes: Collection[str]) -> str:
 ASK_POSITIONS = ("end", "start")
 
 
+def ask_position(params: dict[str, Any]) -> str:
+    """A judge's `ask_position` param (default end), checked."""
+    position = params.get("ask_position", "end")
+    if position not in ASK_POSITIONS:
+        raise AlignkitError(f"unknown ask_position {position!r}", where="signals.params.ask_position",
+                            fix="use end (the ask after the material, the default) or start (before it)")
+    return position
+
+
 def with_ask(params: dict[str, Any], body: str, ask: str) -> str:
     """A judge's prompt: its material, then the closing ask (`ask_position: end`, the default), or
     the ask first (`start`). With the ask first, every row's prompt is shared up to its own
     candidate, so a log-probability judge, which runs shared prefixes once (models/hf.py), computes
     only the candidate per row instead of the candidate and the ask."""
-    position = params.get("ask_position", "end")
-    if position not in ASK_POSITIONS:
-        raise AlignkitError(f"unknown ask_position {position!r}", where="signals.params.ask_position",
-                            fix="use end (the ask after the material, the default) or start (before it)")
-    if position == "end":
+    if ask_position(params) == "end":
         return body + "\n" + ask
     return f"{ask}\n\n{body}" if ask else body
 

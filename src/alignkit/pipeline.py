@@ -256,23 +256,24 @@ class Runner:
         cfg = self.recipe.audit
         if not cfg.enabled:
             return None
-        training = None
-        if cfg.source == "training":
-            bench, training = "training", [g.prompt for g in self.prompts().read_groups()]
+        prompts = self.prompts() if cfg.source == "training" else None  # the probe: the training prompts
+        if prompts is not None:
+            bench = "training"
         else:
             bench = cfg.bench or next((b for b in self.recipe.evaluate.benchmarks if BENCHMARKS[b].score), None)
         if bench is None:
             self.log("audit skipped: no evaluated benchmark has per-answer ground truth (set audit.bench)")
             return None
-        if training is None and bench not in BENCHMARKS:
+        if prompts is None and bench not in BENCHMARKS:
             raise AlignkitError(f"unknown audit benchmark {bench!r}", where="audit.bench",
                                 fix=f"choose from: {', '.join(sorted(BENCHMARKS))}")
         # the default source stays out of the key, so audits from before the field existed are reused
         what = cfg.model_dump(mode="json", exclude={"source"} if cfg.source == "benchmark" else set())
-        upstream = (self.prompts().key,) if training is not None else ()
+        upstream = (prompts.key,) if prompts is not None else ()
         stage = self.store.stage("audit", _key("audit", self.recipe.model, self.recipe.signals, what, bench,
                                                self.recipe.generate.max_new_tokens, *upstream))
         if not stage.done():
+            training = [g.prompt for g in prompts.read_groups()] if prompts is not None else None
             self.log(f"auditing {len(self.recipe.signals)} signal(s) on {cfg.n} prompts of {bench}")
             result = run_audit([(s.name, self.signal_params(s.params)) for s in self.recipe.signals], bench,
                                self.backend(self.recipe.model, self.recipe.generate.batch_size), self.resolve,

@@ -64,11 +64,11 @@ def training_probe(prompts: list[Prompt], n: int, k: int, backend: Any, *, seed:
     by the ground truth each prompt carries (`benchmarks.TRUTH_BY_META`: a known answer,
     verifiable constraints or unit tests); an error names `audit.source` if any has none."""
     from alignkit.errors import AlignkitError
-    from alignkit.evaluate.benchmarks import TRUTH_BY_META, truth_score
+    from alignkit.evaluate.benchmarks import TRUTH_BY_META, truth_score, truth_scorer
 
     chosen = prompts if n >= len(prompts) else [prompts[i] for i in sorted(random.Random(seed).sample(
         range(len(prompts)), n))]
-    bare = [p for p in chosen if not any(key in p.meta for key in TRUTH_BY_META)]
+    bare = [p for p in chosen if truth_scorer(p) is None]
     if bare:
         raise AlignkitError(f"{len(bare)} of the {len(chosen)} training prompts probed carry no ground truth "
                             f"(meta {', '.join(TRUTH_BY_META)}), e.g. {bare[0].text[:80]!r}",

@@ -107,10 +107,14 @@ TRUTH_BY_META: dict[str, Callable[[Prompt, str], float]] = {
     "answer": _arithmetic_score, "constraints": _ifeval_score, "tests": _code_score}
 
 
-def truth_score(prompt: Prompt, response: str) -> float | None:
-    """The response's score under the ground truth its prompt carries (None: the prompt has none)."""
-    key = next((k for k in TRUTH_BY_META if k in prompt.meta), None)
-    return None if key is None else TRUTH_BY_META[key](prompt, response)
+def truth_scorer(prompt: Prompt) -> Callable[[Prompt, str], float] | None:
+    """The scorer of the ground truth the prompt carries (None: it carries none)."""
+    return next((score for key, score in TRUTH_BY_META.items() if key in prompt.meta), None)
+
+
+def truth_score(prompt: Prompt, response: str) -> float:
+    """The response's score under the ground truth its prompt carries (`truth_scorer` must find one)."""
+    return truth_scorer(prompt)(prompt, response)
 
 
 def _mtbench_prompts(n: int, seed: int) -> list[Prompt]:

@@ -61,7 +61,7 @@ class _RowTokens:
         seqs = [tok(self.backend._render(c), add_special_tokens=False).input_ids for c in conversations]
         p = plan(seqs, [len(s) - 1 for s in seqs], hf.SHARED_PREFIX_MIN, hf.SHARED_PREFIX_GROUPS)
         self.rows += len(seqs)
-        self.tokens += sum(len(seqs[i]) - p.root - ext for ext, rows in p.groups for i in rows)
+        self.tokens += p.own_tokens([len(s) for s in seqs])
         return self.backend.choice_logprobs(conversations, choices)
 
 

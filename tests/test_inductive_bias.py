@@ -99,8 +99,7 @@ def test_ask_position_start_leaves_each_row_only_its_response_to_run(tiny):
 
     def own_tokens(convs):  # tokens each row runs past the prefixes it shares (what the judge computes per row)
         seqs = [tiny.tokenizer(tiny._render(c), add_special_tokens=False).input_ids for c in convs]
-        p = plan(seqs, [len(s) - 1 for s in seqs], 4)
-        return sum(len(seqs[i]) - p.root - ext for ext, rows in p.groups for i in rows)
+        return plan(seqs, [len(s) - 1 for s in seqs], 4).own_tokens([len(s) for s in seqs])
 
     ask_tokens = len(tiny.tokenizer(ask, add_special_tokens=False).input_ids)
     assert own_tokens(end) - own_tokens(start) >= len(texts) * (ask_tokens - 2)

@@ -6,7 +6,7 @@ R = list(range(100, 120))  # a 20-token "rubric"
 
 
 def _tokens_run(seqs, p):
-    return sum(ext + sum(len(seqs[i]) - p.root - ext for i in rows) for ext, rows in p.groups)
+    return sum(ext for ext, _ in p.groups) + p.own_tokens([len(s) for s in seqs])
 
 
 def test_rows_are_partitioned_and_each_question_is_its_own_group():
@@ -17,6 +17,7 @@ def test_rows_are_partitioned_and_each_question_is_its_own_group():
     assert sorted(i for _, rows in p.groups for i in rows) == list(range(6))  # each row exactly once
     groups = {tuple(sorted(rows)): ext for ext, rows in p.groups}
     assert groups == {(0, 1, 3): 18, (2, 4): 18, (5,): 0}
+    assert p.own_tokens([len(s) for s in seqs]) == 2 + 1 + 3 + 1 + 1 + 2  # each row's own tail
     assert _tokens_run(seqs, p) < sum(len(s) - 20 for s in seqs)
 
 

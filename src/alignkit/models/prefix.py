@@ -22,6 +22,11 @@ class Plan:
     root: int
     groups: list[tuple[int, list[int]]]
 
+    def own_tokens(self, lengths: list[int]) -> int:
+        """Tokens the rows (of these lengths) run past the prefixes they share: what scoring
+        computes per row on top of the shared parts."""
+        return sum(lengths[i] - self.root - ext for ext, rows in self.groups for i in rows)
+
 
 def common_prefix(a: list[int], b: list[int], limit: int) -> int:
     """Length of the common prefix of `a` and `b`, at most `limit`."""

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from alignkit.data.arithmetic import extract_answer
 from alignkit.data.store import Stage
+from alignkit.pipeline import eval_label, stage_name
 
 _ONE_LINE = re.compile(r"\d+ [+-] \d+ = \d+")
 
@@ -31,9 +32,8 @@ def main() -> None:
     ap.add_argument("--iteration", type=int, help="an iterated run: compare iteration K with K-1 (its training rows)")
     args = ap.parse_args()
 
-    k = args.iteration
-    labels = ("before", "after") if k is None else ("before" if k == 1 else f"it{k - 1}", f"it{k}")
-    suffix = "" if k in (None, 1) else f"_it{k}"
+    k, iterated = args.iteration or 1, args.iteration is not None
+    labels = (eval_label(k - 1, iterated), eval_label(k, iterated))
     before, after = _items(args.run, labels[0], args.bench), _items(args.run, labels[1], args.bench)
     up = sum(a["score"] > b["score"] for b, a in zip(before, after))
     down = sum(a["score"] < b["score"] for b, a in zip(before, after))
@@ -44,7 +44,7 @@ def main() -> None:
               f"{sum(bool(_ONE_LINE.search(i['response'])) for i in items)} of {len(items)}")
 
     truth = {g.prompt.id: str(g.prompt.meta["answer"]) for g in Stage.existing(args.run, "generate").read_groups()}
-    rows = Stage.existing(args.run, "build" + suffix).read_json("rows.json")
+    rows = Stage.existing(args.run, stage_name("build", k)).read_json("rows.json")
     right = sum(extract_answer(r["completion"][-1]["content"]) == truth[r["id"]] for r in rows)
     print(f"training rows: {len(rows)}, ending on the right number: {right}")
 

@@ -18,6 +18,7 @@ from alignkit.data.arithmetic import OPERANDS, extract_answer, synthesize
 from alignkit.data.store import Stage
 from alignkit.executors import ModelCache
 from alignkit.models.base import Sampling
+from alignkit.pipeline import stage_name
 from alignkit.signals.inductive_bias import majority
 
 EXAMPLES = [
@@ -56,7 +57,7 @@ def main() -> None:
     args = ap.parse_args()
 
     if args.run:
-        stage = Stage.existing(args.run, "generate" + ("" if args.iteration == 1 else f"_it{args.iteration}"))
+        stage = Stage.existing(args.run, stage_name("generate", args.iteration))
         groups = stage.read_groups()
         problems = [g.prompt for g in groups]
         sampled = [[(c.text, c.origin.get("finish_reason")) for c in g.candidates] for g in groups]

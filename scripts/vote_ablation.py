@@ -24,6 +24,7 @@ from alignkit.evaluate.benchmarks import run_benchmark
 from alignkit.evaluate.stats import paired_bootstrap_ci
 from alignkit.executors import ModelCache
 from alignkit.models.embedded import resolve_model_path
+from alignkit.pipeline import eval_label, model_dir_name, stage_name
 from alignkit.recipe import load_recipe
 from alignkit.train import train
 
@@ -38,18 +39,14 @@ def main() -> None:
     ap.add_argument("--iteration", type=int, default=1, help="which iteration of an iterated run")
     args = ap.parse_args()
     recipe = load_recipe(args.recipe, args.set)
-    k = args.iteration
-    out = args.out or args.run.with_name(args.run.name + "_novote" + ("" if k == 1 else f"_it{k}"))
-    suffix = "" if k == 1 else f"_it{k}"
+    k, iterated = args.iteration, recipe.iterations > 1
+    out = args.out or args.run.with_name(stage_name(args.run.name + "_novote", k))
     # eval labels of the model before and after this iteration's training; its base model
-    if recipe.iterations == 1:
-        labels, base = ("before", "after"), resolve_model_path(recipe.model)
-    else:
-        labels = ("before" if k == 1 else f"it{k - 1}", f"it{k}")
-        base = resolve_model_path(recipe.model) if k == 1 else str(args.run / f"model_it{k - 1}")
+    labels = (eval_label(k - 1, iterated), eval_label(k, iterated))
+    base = resolve_model_path(recipe.model) if k == 1 else str(args.run / model_dir_name(k - 1, iterated))
 
-    kept = Stage.existing(args.run, "build" + suffix).read_json("rows.json")
-    groups = {g.prompt.id: g for g in Stage.existing(args.run, "generate" + suffix).read_groups()}
+    kept = Stage.existing(args.run, stage_name("build", k)).read_json("rows.json")
+    groups = {g.prompt.id: g for g in Stage.existing(args.run, stage_name("generate", k)).read_groups()}
     rng = random.Random(args.seed)
     control, right = [], {"vote": 0, "random": 0}
     for row in kept:

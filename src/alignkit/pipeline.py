@@ -19,6 +19,22 @@ from alignkit.recipe import Recipe
 from alignkit.types import Group, content_hash
 
 
+def stage_name(stage: str, iteration: int) -> str:
+    """A stage's name in iteration `iteration` of a run (iteration 1 keeps the bare name)."""
+    return stage if iteration == 1 else f"{stage}_it{iteration}"
+
+
+def eval_label(iteration: int, iterated: bool) -> str:
+    """The label of the evaluation after `iteration` (0: of the base model) in a run with one
+    iteration or several (`iterated`): before, after; before, it1, it2, ..."""
+    return "before" if iteration == 0 else f"it{iteration}" if iterated else "after"
+
+
+def model_dir_name(iteration: int, iterated: bool) -> str:
+    """The run subdirectory of the model trained in `iteration`."""
+    return f"model_it{iteration}" if iterated else "model"
+
+
 def _key(*parts: Any) -> str:
     from pydantic_core import to_jsonable_python
 
@@ -39,10 +55,10 @@ class Runner:
         self.policy_key = recipe.model  # what stage keys depend on: the spec, then the train stage's key
 
     def _name(self, stage: str) -> str:
-        return stage if self.iteration == 1 else f"{stage}_it{self.iteration}"
+        return stage_name(stage, self.iteration)
 
     def _model_dir(self) -> Path:
-        return self.out / ("model" if self.recipe.iterations == 1 else f"model_it{self.iteration}")
+        return self.out / model_dir_name(self.iteration, self.recipe.iterations > 1)
 
     def _ray(self):
         from alignkit.executors import RayExecutor
@@ -328,7 +344,7 @@ class Runner:
             if r.train.method != "none":
                 trained, model_dir = self._timed("train", self.train, built)
                 self._backends.clear()
-                label = "after" if r.iterations == 1 else f"it{self.iteration}"
+                label = eval_label(self.iteration, r.iterations > 1)
                 previous, after = after, self._timed("eval_after", self.evaluate, model_dir, label, trained.key)
                 self.policy, self.policy_key, model_name = model_dir, trained.key, model_dir
                 info["model"] = model_dir

@@ -60,14 +60,13 @@ def probe_groups(bench_name: str, n: int, k: int, backend: Any, *, seed: int = 1
 
 def training_probe(prompts: list[Prompt], n: int, k: int, backend: Any, *, seed: int = 1000,
                    temperature: float = 0.8, max_new_tokens: int = 128) -> list[Group]:
-    """n of a recipe's own training prompts (a seeded sample) with k sampled answers each, labelled
+    """n of a recipe's own training prompts (`benchmarks.subset`: a seeded sample) with k answers each, labelled
     by the ground truth each prompt carries (`benchmarks.TRUTH_BY_META`: a known answer,
     verifiable constraints or unit tests); an error names `audit.source` if any has none."""
     from alignkit.errors import AlignkitError
-    from alignkit.evaluate.benchmarks import TRUTH_BY_META, truth_score, truth_scorer
+    from alignkit.evaluate.benchmarks import TRUTH_BY_META, subset, truth_score, truth_scorer
 
-    chosen = prompts if n >= len(prompts) else [prompts[i] for i in sorted(random.Random(seed).sample(
-        range(len(prompts)), n))]
+    chosen = subset(prompts, n, seed)
     bare = [p for p in chosen if truth_scorer(p) is None]
     if bare:
         raise AlignkitError(f"{len(bare)} of the {len(chosen)} training prompts probed carry no ground truth "

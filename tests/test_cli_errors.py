@@ -71,7 +71,9 @@ def test_jsonl_with_wrong_columns(tmp_path, tiny_model_dir, content, needle):
 
 def test_listing_commands_print_json():
     sig = json.loads(run_cli("signals", "--json").stdout)
-    assert {"name", "source", "kind", "description"} <= set(sig[0])
+    assert {"name", "source", "kind", "description", "params"} <= set(sig[0])
+    schemas = {s["name"]: s["params"] for s in sig if "params" in s}  # each signal's parameter JSON schema
+    assert "relabel" in schemas["checker_revision"]["properties"] and len(schemas) == len(sig) - 3
     assert {s["source"] for s in sig} <= {"inductive_bias", "behavior_imitation", "model_feedback",
                                           "environment_feedback"}
     other = {s["name"]: s["kind"] for s in sig if s["kind"] in ("prompts", "module")}

@@ -44,10 +44,11 @@ def test_imitation_signals_are_listed_with_their_source():
     assert names >= {"teacher_demonstrations", "preference_distillation"}
 
 
-def test_teacher_is_required_and_named_in_the_error(tiny):
-    sig = get_signal("teacher_demonstrations")().bind(Recorder(tiny))
-    with pytest.raises(AlignkitError, match="params.teacher"):
-        sig.annotate(_groups())
+def test_teacher_is_required_and_named_in_the_error():
+    for name in ("teacher_demonstrations", "preference_distillation"):  # when the signal is built (or validated)
+        with pytest.raises(AlignkitError, match="needs params.teacher") as err:
+            get_signal(name)()
+        assert err.value.where == "signals.params.teacher" and "openai:MODEL@URL" in err.value.message
 
 
 def test_teacher_demonstrations_sft_and_teacher_vs_student_pairs(tiny):
@@ -89,9 +90,9 @@ def test_filter_keeps_only_teacher_answers_the_checker_accepts(tiny):
     teach = [c for c in groups[0].candidates if c.origin.get("role") == "teacher"]
     assert [c.value("teacher_demonstrations") for c in teach] == [1.0, 1.0, 0.0]
     assert sig.summary()["accepted_rate"] == pytest.approx(2 / 3)
-    with pytest.raises(AlignkitError, match="unknown filter"):
-        get_signal("teacher_demonstrations")(teacher="t", filter={"name": "nope"}).bind(Fixed(tiny)).annotate(
-            _groups(k=1))
+    with pytest.raises(AlignkitError, match="unknown signal 'nope'") as err:  # found when the signal is built
+        get_signal("teacher_demonstrations")(teacher="t", filter={"name": "nope"})
+    assert err.value.where == "signals.params.filter.name"
 
 
 def test_shots_are_checked():

@@ -42,6 +42,17 @@ RECIPES = [
     ("signal params not a mapping", "name: x\nsignals:\n  - name: verifiable_instructions\n    params: [1]\n",
      ["`signals.0.params`"]),
     ("missing name", SIGNALS, ["`name`", "Field required"]),
+    ("misspelled signal param", "name: x\nsignals:\n  - name: checker_revision\n    params: {relabels: 3}\n",
+     ["r.yaml:4", "`signals.0.params.relabels`", "unknown parameter", "did you mean `relabel`"]),
+    ("mistyped signal param", "name: x\nsignals:\n  - name: checker_revision\n    params:\n      max_per_group: 1\n"
+     "      relabel: many\n", ["r.yaml:6", "`signals.0.params.relabel`", "valid integer", "'many'"]),
+    ("signal param out of range", "name: x\n" + SIGNALS + "    params: {}\n  - name: self_consistency\n    params:\n"
+     "      min_agreement: 2\n", ["r.yaml:7", "`signals.1.params.min_agreement`", "less than or equal to 1"]),
+    ("required signal param", "name: x\nsignals:\n  - name: reward_model\n    params: {}\n",
+     ["r.yaml:4", "`signals.0.params.model`", "required"]),
+    ("nested signal param", "name: x\nsignals:\n  - name: self_refine\n    params:\n      scorer:\n"
+     "        name: verifiable_instructions\n        params: {loose: true, require_complet: true}\n",
+     ["r.yaml:7", "`signals.0.params.scorer.params.require_complet`", "unknown parameter"]),
 ]
 
 

@@ -153,8 +153,10 @@ def test_verifier_as_a_trained_classifier_uses_sigmoid_of_the_reward(rm_run):
     rewards = load_reward_model(path).score([g.prompt.messages + [{"role": "assistant", "content": c.text}]
                                              for c in g.candidates])
     assert [c.value("verifier.p") for c in g.candidates] == pytest.approx([1 / (1 + math.exp(-r)) for r in rewards])
-    with pytest.raises(AlignkitError, match="unknown scoring"):
+    with pytest.raises(AlignkitError, match="params.scoring: Input should be 'logprob', 'generate' or 'classifier'"):
         _signal("verifier", None, scoring="vibes").annotate([_group(["67"])])
+    with pytest.raises(AlignkitError, match="scoring: classifier needs params.classifier"):
+        _signal("verifier", None, scoring="classifier")
 
 
 def test_kto_recipe_trains_on_verifier_labels(tiny_model_dir, tmp_path):

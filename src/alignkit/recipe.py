@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from alignkit.data.arithmetic import OPERANDS
 from alignkit.errors import AlignkitError
+
+if TYPE_CHECKING:
+    from alignkit.signals.base import Signal
 
 
 class _Strict(BaseModel):
@@ -50,6 +53,10 @@ class GenerateConfig(_Strict):
 
 
 class SignalConfig(_Strict):
+    """A signal and its params. The params are checked against the signal's `Params` model (a
+    misspelled or mistyped one is an error at its own line) but kept as written: the stage keys
+    hash them, and `{run}` placeholders are filled only when the run constructs the signal."""
+
     name: str
     params: dict[str, Any] = {}
 
@@ -62,6 +69,15 @@ class SignalConfig(_Strict):
             raise ValueError(f"unknown signal {name!r}; known signals: {', '.join(signal_names())} "
                              "(`alignkit signals` lists them)")
         return name
+
+    @field_validator("params")
+    @classmethod
+    def _typed(cls, params: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        from alignkit.signals.base import get_signal
+
+        if "name" in info.data:  # an unknown name is reported by _known
+            get_signal(info.data["name"]).Params.model_validate(params)  # its errors keep their field locations
+        return params
 
 
 class BuildConfig(_Strict):
@@ -234,7 +250,7 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
     try:
         return Recipe.model_validate(data)
     except ValidationError as exc:
-        lines = []
+        lines, about_params = [], False
         for err in exc.errors():
             loc = tuple(err["loc"])
             field = ".".join(str(p) for p in loc) or "(top level)"
@@ -242,8 +258,23 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
             msg = err["msg"].removeprefix("Value error, ")
             if err["type"] == "extra_forbidden":
                 msg = "unknown field (check the spelling; `alignkit validate` on a built-in recipe shows valid ones)"
+            if signal := _params_signal(data, loc):
+                from alignkit.signals.base import param_problem
+
+                msg, about_params = f"signal {signal.name}: {param_problem(signal, err, loc[3:], named=False)}", True
             lines.append(f"{path}:{line}: field `{field}`: {msg}" if line else f"{path}: field `{field}`: {msg}")
-        raise AlignkitError(
-            "invalid recipe\n  " + "\n  ".join(lines),
-            fix="correct the field(s) above; the schema is documented in docs/recipes.md",
-        ) from None
+        fix = "correct the field(s) above; the schema is documented in docs/recipes.md"
+        raise AlignkitError("invalid recipe\n  " + "\n  ".join(lines), fix=fix + (
+            " (the signals' parameters there, and in `alignkit signals --json`)" if about_params else "")) from None
+
+
+def _params_signal(data: dict, loc: tuple) -> type[Signal] | None:
+    """The signal class whose params an error at `loc` (signals.N.params.FIELD...) is about, or None."""
+    if len(loc) < 4 or loc[0] != "signals" or loc[2] != "params":
+        return None
+    from alignkit.signals.base import REGISTRY
+
+    try:
+        return REGISTRY.get(data["signals"][loc[1]]["name"])
+    except (KeyError, IndexError, TypeError):
+        return None

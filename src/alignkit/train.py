@@ -1,8 +1,8 @@
 """A thin layer over TRL's trainers, with LoRA from peft.
 
 Choices made explicitly (TRL 1.16 defaults differ):
-- bf16=False: this runs in float32 on CPU; bf16 autocast on CPUs without AMX is slower
-  and perturbs a 135M model's small updates. On CUDA, set ALIGNKIT_BF16=1.
+- bf16=False by default: float32 on CPU; bf16 autocast on CPUs without AMX is slower. With
+  AMX (or on CUDA) set `train.bf16: true` (or ALIGNKIT_BF16=1): fp32 master weights, bf16 matmuls.
 - gradient_checkpointing=False: the models trained here fit in memory with room to
   spare, and checkpointing would recompute every forward (~30% more time per step).
 The trained LoRA adapter is merged into the base weights and saved as a plain
@@ -34,7 +34,7 @@ def _common_args(cfg: TrainConfig, output_dir: Path, n_rows: int) -> dict[str, A
         save_total_limit=1,
         report_to="none",
         seed=cfg.seed,
-        bf16=os.environ.get("ALIGNKIT_BF16") == "1",
+        bf16=cfg.bf16 or os.environ.get("ALIGNKIT_BF16") == "1",
         gradient_checkpointing=False,
         max_length=cfg.max_length,
         disable_tqdm=False,

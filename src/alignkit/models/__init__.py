@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 
-def load_backend(spec: str, batch_size: int = 32) -> Any:
+def load_backend(spec: str, batch_size: int = 32, dtype: str = "float32") -> Any:
     """`openai:MODEL@URL` -> the OpenAI-compatible backend; `vllm:MODEL` -> vLLM's engine (GPU);
-    anything else (`embedded`, a local path, a hub id) -> the transformers backend."""
+    anything else (`embedded`, a local path, a hub id) -> the transformers backend, its weights in
+    `dtype` (float32 or bfloat16)."""
     if spec.startswith("openai:"):
         from alignkit.models.openai import OpenAIBackend
 
@@ -18,4 +19,4 @@ def load_backend(spec: str, batch_size: int = 32) -> Any:
         return VLLMBackend(spec)
     from alignkit.models.hf import HFBackend
 
-    return HFBackend(spec, batch_size=batch_size)
+    return HFBackend(spec, batch_size=batch_size, dtype=dtype)

@@ -19,7 +19,7 @@ SHARED_PREFIX_MIN = 16  # tokens; a shorter common prefix is recomputed per row
 SHARED_PREFIX_GROUPS = True  # False: cache only the prefix all rows share (bench/judging.py compares)
 
 
-def load_model_and_tokenizer(spec: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+def load_model_and_tokenizer(spec: str, dtype: str = "float32") -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """Load a causal LM and its tokenizer from the embedded name, a local path or a hub id."""
     path = resolve_model_path(spec)
     looks_local = path.startswith((".", "/", "~")) or os.sep in path and not _looks_like_hub_id(path)
@@ -31,7 +31,7 @@ def load_model_and_tokenizer(spec: str) -> tuple[PreTrainedModel, PreTrainedToke
         )
     try:
         tokenizer = AutoTokenizer.from_pretrained(path)
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype))
     except (OSError, ValueError) as exc:
         raise AlignkitError(
             f"could not load model {spec!r}: {str(exc).splitlines()[0]}",
@@ -54,10 +54,10 @@ def _looks_like_hub_id(path: str) -> bool:
 class HFBackend:
     """A transformers model behind the backend protocol."""
 
-    def __init__(self, spec: str, *, batch_size: int = 32, model=None, tokenizer=None):
+    def __init__(self, spec: str, *, batch_size: int = 32, model=None, tokenizer=None, dtype: str = "float32"):
         self.name = spec
         if model is None:
-            model, tokenizer = load_model_and_tokenizer(spec)
+            model, tokenizer = load_model_and_tokenizer(spec, dtype)
         self.model, self.tokenizer = model, tokenizer
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:
@@ -84,7 +84,12 @@ class HFBackend:
         pads little; the seed of a batch depends only on its content, so results do not
         depend on what else is generated in the same call. With `details`, each completion
         is `(text, finish_reason)`, the reason being "stop" (end of turn) or "length"."""
-        texts = [self._render(c) for c in conversations]
+        return self.complete([self._render(c) for c in conversations], sampling, progress, details)
+
+    @torch.inference_mode()
+    def complete(self, texts: list[str], sampling: Sampling, progress: Callable[[int], None] | None = None,
+                 details: bool = False) -> list[list[str]] | list[list[tuple[str, str]]]:
+        """`generate` on raw, already rendered texts (e.g. Magpie's bare user-turn prefix)."""
         jobs = [(i, k) for i in range(len(texts)) for k in range(sampling.n)]
         lengths = [len(self.tokenizer(t, add_special_tokens=False).input_ids) for t in texts]
         jobs.sort(key=lambda job: (lengths[job[0]], job[0], job[1]))

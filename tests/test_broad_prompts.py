@@ -1,0 +1,115 @@
+"""Broad training prompts (real requests, Magpie), their deduplication against every evaluation set,
+and the out-of-distribution IFEval benchmark with its fixed dev/test partition."""
+
+from __future__ import annotations
+
+import glob
+
+import pytest
+
+from alignkit.data import broad
+from alignkit.data.dedup import EvalIndex, evaluation_texts
+from alignkit.errors import AlignkitError
+from alignkit.evaluate.benchmarks import BENCHMARKS
+from alignkit.recipe import PromptsConfig
+
+
+def test_eval_index_catches_copies_containment_and_shared_word_runs():
+    ix = EvalIndex.build(["Write a haiku about autumn leaves falling slowly in the quiet park at dusk."])
+    assert ix.overlaps("write a HAIKU about autumn leaves falling slowly in the quiet park at dusk")  # a copy
+    assert ix.overlaps("Please: write a haiku about autumn leaves falling slowly, and make it sad.")  # 8-word run
+    assert not ix.overlaps("Write a haiku about winter snow.")
+    short = EvalIndex.build(["Describe a snowy morning."])
+    assert short.overlaps("describe a snowy morning") and not short.overlaps("Describe a snowy evening.")
+
+
+def test_every_evaluation_set_is_indexed():
+    texts = evaluation_texts()
+    assert len(texts["ifeval"]) == 541 and len(texts["mtbench"]) == 160 and texts["ifeval_heldout"]
+    assert texts["ifbench"] and texts["humaneval"]
+
+
+def test_real_requests_overlapping_an_evaluation_prompt_are_dropped():
+    kept = broad.requests(["alpaca_eval", "arena_hard"])
+    index = EvalIndex.build()
+    assert len(kept) > 500 and not any(index.overlaps(t) for _, t in kept)
+    # AlpacaEval's Vicuna questions include MT-Bench's: they must not reach training
+    mt = "Compose an engaging travel blog post about a recent trip to Hawaii"
+    assert not any(t.startswith(mt) for _, t in kept)
+    assert all(len(t.split()) <= 60 and sum(c.isascii() for c in t) >= 0.98 * len(t) for _, t in kept)
+
+
+def test_broad_prompts_carry_checkable_constraints_from_the_training_pairs():
+    from alignkit.data.instructions import split_pairs
+
+    cfg = PromptsConfig(source="broad_instructions", n=40, seed=3)
+    prompts = broad.synthesize(cfg)
+    assert len(prompts) == 40 and len({p.text for p in prompts}) == 40
+    heldout_pairs = {frozenset(p) for p in split_pairs()["heldout"]}
+    for p in prompts:
+        ids = [c["id"] for c in p.meta["constraints"]]
+        assert 1 <= len(ids) <= 2 and p.meta["split"] == "train"
+        assert p.text.startswith(p.meta["base_task"])
+        assert frozenset(ids) not in heldout_pairs or len(ids) == 1
+    assert broad.synthesize(cfg)[0].text == prompts[0].text  # seeded
+
+
+def test_request_pools_are_validated():
+    with pytest.raises(AlignkitError, match="prompts.path"):
+        broad.synthesize(PromptsConfig(source="broad_instructions", requests=["file"], n=2))
+    with pytest.raises(ValueError):
+        PromptsConfig(source="broad_instructions", requests=["wikipedia"])
+
+
+def test_file_requests(tmp_path):
+    f = tmp_path / "mine.jsonl"
+    f.write_text('{"prompt": "Write a friendly note to my neighbour about the garden fence."}\n'
+                 '{"prompt": "Compose an engaging travel blog post about a recent trip to Hawaii, highlighting '
+                 'cultural experiences and must-see attractions."}\n')
+    prompts = broad.synthesize(PromptsConfig(source="broad_instructions", requests=["file"], path=str(f), n=3))
+    assert {p.meta["base_task"] for p in prompts} == {"Write a friendly note to my neighbour about the garden fence."}
+
+
+def test_magpie_writes_requests_from_the_bare_template(tiny):
+    prefix = broad.magpie_prefix(tiny.tokenizer)
+    assert prefix.endswith("<|im_start|>user\n") and "<|im_start|>assistant" not in prefix
+    outs = tiny.complete([prefix] * 2, __import__("alignkit.models.base", fromlist=["Sampling"]).Sampling(
+        n=1, temperature=1.0, max_new_tokens=8))
+    assert len(outs) == 2 and all(isinstance(o[0], str) for o in outs)
+    # a random tiny model writes noise: the filters keep none of it, and the list stays well-formed
+    assert all(broad.clean_request(r) for r in broad.magpie(tiny, 4, max_new_tokens=8))
+
+
+def test_ifeval_ood_dev_and_test_partition_googles_541_prompts():
+    test = BENCHMARKS["ifeval_ood"].prompts(1000, 0)
+    dev = BENCHMARKS["ifeval_ood_dev"].prompts(1000, 0)
+    assert (len(test), len(dev)) == (BENCHMARKS["ifeval_ood"].size, BENCHMARKS["ifeval_ood_dev"].size)
+    assert len(test) + len(dev) == 541 and not {p.meta["key"] for p in test} & {p.meta["key"] for p in dev}
+    assert BENCHMARKS["ifeval_ood"].split == "ood" and BENCHMARKS["ifeval_ood_dev"].split == "dev"
+
+
+def test_ifeval_ood_is_scored_by_the_checkers():
+    bench = BENCHMARKS["ifeval_ood_dev"]
+    item = next(p for p in bench.prompts(1000, 0)
+                if [c["id"] for c in p.meta["constraints"]] == ["change_case:english_lowercase"])
+    assert bench.score(item, "all of this answer is in lowercase letters.") == 1.0
+    assert bench.score(item, "This answer has Capitals.") == 0.0
+
+
+def test_new_recipe_fields_leave_existing_stage_keys_unchanged():
+    from pydantic_core import to_jsonable_python
+
+    from alignkit.pipeline import _key
+    from alignkit.recipe import load_recipe
+    from alignkit.types import content_hash
+
+    late = {"requests", "max_request_words", "budgets", "bf16"}
+    for path in glob.glob("recipes/*.yaml"):
+        r = load_recipe(path)
+        for part in (r.prompts, r.evaluate, r.generate, r.train):
+            if any(getattr(part, f, None) != type(part).model_fields[f].default for f in late & set(part.model_fields)):
+                continue  # a recipe that sets a new field has a new key, as it should
+            old = to_jsonable_python([part])[0]
+            for f in late:
+                old.pop(f, None)
+            assert _key(part) == content_hash([old]), (path, type(part).__name__)

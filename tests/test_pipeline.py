@@ -30,7 +30,7 @@ def test_report_has_the_promised_shape(sft_run):
     out, report = sft_run
     on_disk = json.loads((out / "report.json").read_text())
     assert on_disk == report
-    assert set(report) == {"model", "recipe", "wall_seconds", "benchmarks", "audit"}
+    assert set(report) == {"model", "recipe", "wall_seconds", "benchmarks", "audit", "breakdown"}
     assert report["audit"]["bench"] == "ifeval_heldout"
     assert "verifiable_instructions" in report["audit"]["signals"]
     b = report["benchmarks"]["ifeval_heldout"]
@@ -38,6 +38,13 @@ def test_report_has_the_promised_shape(sft_run):
     assert b["n"] == 4 and 0 <= b["before"] <= 1 and 0 <= b["after"] <= 1
     assert b["delta"] == pytest.approx(b["after"] - b["before"])
     assert b["ci95"][0] <= b["delta"] <= b["ci95"][1]
+    bd = report["breakdown"]["ifeval_heldout"]  # lengths and constraints of the items scored above
+    assert bd["length"]["before"]["n"] == bd["length"]["after"]["n"] == 4
+    c = bd["constraints"]
+    assert c["matched_items"] == 4 and c["unmatched_items"] == 0  # the regenerated prompts are the scored ones
+    assert c["prompt_level"]["before"] == pytest.approx(b["before"]) and c["prompt_level"]["after"] == pytest.approx(
+        b["after"])  # the strict re-check agrees with the benchmark's scores
+    assert sum(t["items"] for t in c["types"].values()) >= 4 and isinstance(c["significant_losses"], list)
 
 
 def test_trained_checkpoint_loads_and_differs_from_base(sft_run, tiny_model_dir):

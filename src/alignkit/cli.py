@@ -130,8 +130,8 @@ def eval_(model: str = typer.Option(..., "--model", help="model: `embedded`, a p
     atomic_write_json(out / "report.json", report)
     page = write_run_report(out)
     for name, b in report["benchmarks"].items():
-        typer.echo(f"{name}: {b['score']:.3f}  95% CI [{b['ci95'][0]:.3f}, {b['ci95'][1]:.3f}]  n={b['n']}"
-                   + ("" if b["higher_is_better"] else "  (lower is better)"))
+        typer.echo(f"{name} ({b['split']}): {b['score']:.3f}  95% CI [{b['ci95'][0]:.3f}, {b['ci95'][1]:.3f}]  "
+                   f"n={b['n']}" + ("" if b["higher_is_better"] else "  (lower is better)"))
     typer.echo(f"report: {out / 'report.json'}  page: {page}")
 
 
@@ -314,15 +314,23 @@ def _print_report(report: dict, out: Path) -> None:
     from rich.table import Table
 
     table = Table(title=f"{report['recipe']}: before / after ({report['wall_seconds']:.0f} s)")
-    for col in ("benchmark", "n", "before", "after", "delta", "95% CI"):
+    for col in ("benchmark", "split", "n", "before", "after", "delta", "95% CI"):
         table.add_column(col)
     for name, b in report["benchmarks"].items():
+        split = b.get("split", "")  # dev: for choosing settings, not a result
         if "before" in b:
-            table.add_row(name, str(b["n"]), f"{b['before']:.3f}", f"{b['after']:.3f}", f"{b['delta']:+.3f}",
+            table.add_row(name, split, str(b["n"]), f"{b['before']:.3f}", f"{b['after']:.3f}", f"{b['delta']:+.3f}",
                           f"[{b['ci95'][0]:+.3f}, {b['ci95'][1]:+.3f}]")
         else:  # a single score, e.g. a reward model's held-out pair accuracy
-            table.add_row(name, str(b["n"]), "", f"{b['score']:.3f}", "", f"[{b['ci95'][0]:.3f}, {b['ci95'][1]:.3f}]")
+            table.add_row(name, split, str(b["n"]), "", f"{b['score']:.3f}", "",
+                          f"[{b['ci95'][0]:.3f}, {b['ci95'][1]:.3f}]")
     Console().print(table)
+    if any(b.get("split") == "dev" for b in report["benchmarks"].values()):
+        typer.echo("dev benchmarks are for choosing settings; their numbers are not results")
+    from alignkit.evaluate.breakdown import summary_line
+
+    for name, bd in report.get("breakdown", {}).items():
+        typer.echo(summary_line(name, bd))
     for it in report.get("iterations", []):
         cells = ", ".join(f"{name} {b['after']:.3f} ({b['delta']:+.3f} vs previous, CI [{b['ci95'][0]:+.3f}, "
                           f"{b['ci95'][1]:+.3f}])" for name, b in it["benchmarks"].items())

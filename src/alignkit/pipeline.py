@@ -367,6 +367,12 @@ class Runner:
                              "split": BENCHMARKS[name].split} for name in r.evaluate.benchmarks}
         report = {"model": model_name, "recipe": self.recipe_name, "wall_seconds": time.time() - t0,
                   "benchmarks": benchmarks}
+        from alignkit.evaluate.breakdown import run_breakdown
+
+        # answer lengths and per-constraint changes behind each number (issue 24), final model against the base
+        final = eval_label(r.iterations, r.iterations > 1) if r.train.method != "none" else "before"
+        report["breakdown"] = run_breakdown(self.out, r.evaluate.benchmarks, final, n=r.evaluate.n,
+                                            prompt_seed=r.evaluate.seed, seed=r.seed)
         if audit:
             report["audit"] = audit_flags(audit)
         summaries = [it["signal"]["summaries"] for it in iterations if "summaries" in it["signal"]]

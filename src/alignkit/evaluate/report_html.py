@@ -1,7 +1,8 @@
-"""One self-contained HTML page per run: the recipe, the before/after table with CIs,
-per-iteration curves, score distributions, the signal audit, and a browsable sample of
-prompts, candidates, annotations, training rows and evaluation answers. Plots are matplotlib
-PNGs embedded as data URIs, so the page is one file that opens anywhere."""
+"""One self-contained HTML page per run: the recipe, the before/after table with CIs and each
+benchmark's split, answer lengths and per-constraint changes, per-iteration curves, score
+distributions, the signal audit, and a browsable sample of prompts, candidates, annotations,
+training rows and evaluation answers. Plots are matplotlib PNGs embedded as data URIs, so the
+page is one file that opens anywhere."""
 
 from __future__ import annotations
 
@@ -74,30 +75,95 @@ def _td(x: Any, signed: bool = False, cls: str = "num") -> str:
     return f'<td class="{cls}">{_f(x, signed)}</td>'
 
 
+_SPLITS = ("<b>Split</b>: <i>test</i>, held out from training and never used to choose a setting (in "
+           "distribution); <i>ood</i>, written by others, in styles alignkit's generators do not produce; "
+           "<i>dev</i>, for choosing settings: <b>dev numbers are not results</b>.")
+
+
 def _bench_section(report: dict) -> str:
     benchmarks = report.get("benchmarks", {})
     paired = any("before" in b for b in benchmarks.values())
     rows = []
     for name, b in benchmarks.items():
         lo, hi = b["ci95"]
+        split = b.get("split", "")
+        split_td = f'<td class="flag">{_e(split)}</td>' if split == "dev" else f"<td>{_e(split)}</td>"
         if "before" in b:
             cls = "good" if lo > 0 else "bad" if hi < 0 else ""
-            rows.append([f"<td>{_e(name)}</td>", _td(b["n"]), _td(b["before"]), _td(b["after"]),
+            rows.append([f"<td>{_e(name)}</td>", split_td, _td(b["n"]), _td(b["before"]), _td(b["after"]),
                          f'<td class="num {cls}">{_f(b["delta"], True)}</td>',
                          f'<td class="num">[{_f(lo, True)}, {_f(hi, True)}]</td>'])
         else:  # one score (an eval, or a reward model's held-out pair accuracy)
             better = "" if b.get("higher_is_better", True) else " (lower is better)"
-            cells = [f"<td>{_e(name)}{better}</td>", _td(b["n"]), _td(b.get("score")),
+            cells = [f"<td>{_e(name)}{better}</td>", split_td, _td(b["n"]), _td(b.get("score")),
                      f'<td class="num">[{_f(lo)}, {_f(hi)}]</td>']
-            rows.append(cells[:2] + ["<td></td>"] + cells[2:3] + ["<td></td>"] + cells[3:] if paired else cells)
-    headers = ["benchmark", "n", "before", "after", "delta", "95% CI"] if paired else ["benchmark", "n", "score",
-                                                                                      "95% CI"]
+            rows.append(cells[:3] + ["<td></td>"] + cells[3:4] + ["<td></td>"] + cells[4:] if paired else cells)
+    headers = (["benchmark", "split", "n", "before", "after", "delta", "95% CI"] if paired
+               else ["benchmark", "split", "n", "score", "95% CI"])
     out = "<h2>Benchmarks</h2>" + _table(headers, rows)
     out += ('<p class="muted">Paired bootstrap CI of the per-item difference (10,000 resamples).</p>' if paired
             else '<p class="muted">Bootstrap CI of the mean (10,000 resamples).</p>')
+    if any("split" in b for b in benchmarks.values()):
+        out += f"<p>{_SPLITS}</p>"
     if benchmarks:
         out += _bench_plot(benchmarks)
     return out
+
+
+def _breakdown_section(report: dict) -> str:
+    """Per benchmark: the answer-length distribution before and after, and for instruction
+    benchmarks every constraint type, losses (the paired CI below 0) marked."""
+    from alignkit.evaluate.breakdown import LONG_ANSWER_WORDS
+
+    breakdown = report.get("breakdown")
+    if not breakdown:
+        return ""
+    share = f"share_ge_{LONG_ANSWER_WORDS}"
+    parts = ["<h2>Breakdown: answer lengths and constraints</h2>"]
+    for name, bd in breakdown.items():
+        split = report.get("benchmarks", {}).get(name, {}).get("split")
+        parts.append(f"<h3>{_e(name)}{f' ({_e(split)})' if split else ''}</h3>")
+        rows = []
+        for label in ("before", "after"):
+            st = bd["length"][label]
+            rows.append([f"<td>{label}</td>", _td(st.get("n"))] + [
+                f'<td class="num">{st[k]:.1f}</td>' if k in st else "<td></td>"
+                for k in ("mean", "p10", "p25", "median", "p75", "p90")] + [_td(st.get(share))])
+        parts.append(_table(["answer length (words)", "n", "mean", "p10", "p25", "median", "p75", "p90",
+                             f"share ≥ {LONG_ANSWER_WORDS}"], rows))
+        c = bd.get("constraints")
+        if not c:
+            continue
+        if not c["matched_items"]:
+            parts.append(f"<p class='flag'>No item matched the benchmark's regenerated prompts "
+                         f"({c['unmatched_items']} items): no per-constraint table.</p>")
+            continue
+        rows = []
+        for cid, t in c["types"].items():
+            cls = "bad" if t["significant_loss"] else "good" if t["significant_gain"] else ""
+            mark = '<span class="flag">significant loss</span>' if t["significant_loss"] else (
+                "significant gain" if t["significant_gain"] else "")
+            rows.append([f"<td><code>{_e(cid)}</code></td>", _td(t["items"]), _td(t["followed_before"]),
+                         _td(t["followed_after"]), f'<td class="num {cls}">{_f(t["delta"], True)}</td>',
+                         f'<td class="num">[{_f(t["ci95"][0], True)}, {_f(t["ci95"][1], True)}]</td>',
+                         f"<td>{mark}</td>"])
+        for level in ("instruction_level", "prompt_level"):
+            if level in c:
+                lv = c[level]
+                rows.append([f"<td><i>{level.replace('_', '-')} accuracy</i></td>", _td(lv["n"]), _td(lv["before"]),
+                             _td(lv["after"]), _td(lv["delta"], True),
+                             f'<td class="num">[{_f(lv["ci95"][0], True)}, {_f(lv["ci95"][1], True)}]</td>',
+                             "<td></td>"])
+        losses = ", ".join(c["significant_losses"]) or "none"
+        unmatched = f", {c['unmatched_items']} not found among the regenerated prompts" if c["unmatched_items"] else ""
+        parts.append(f"<p>Per constraint type, strict ({c['matched_items']} items{_e(unmatched)}). Significant "
+                     f"losses: <span class=\"{'flag' if c['significant_losses'] else ''}\">{_e(losses)}</span>.</p>")
+        parts.append(_table(["constraint", "items", "followed before", "followed after", "delta", "95% CI", ""],
+                            rows))
+    parts.append('<p class="muted">Constraint rows count items; the two accuracy rows give rates, instruction-level '
+                 "over every constraint (its n counts constraints), prompt-level over items. CIs: paired bootstrap "
+                 "(10,000 resamples); a loss is a CI wholly below 0.</p>")
+    return "".join(parts)
 
 
 def _bench_plot(benchmarks: dict) -> str:
@@ -259,7 +325,8 @@ def render(report: dict, *, details: dict | None = None, audit: dict | None = No
     if report.get("signals"):
         meta.append("<p>Signal summary: <code>" + _e(json.dumps(report["signals"])) + "</code></p>")
     body = "".join([
-        f"<h1>{_e(title)}</h1>", *meta, _bench_section(report), _iterations_section(report), audit_table(audit or {}),
+        f"<h1>{_e(title)}</h1>", *meta, _bench_section(report), _breakdown_section(report),
+        _iterations_section(report), audit_table(audit or {}),
         _dist_section(groups or [], signal), _groups_section(groups or []), _rows_section(rows or []),
         _items_section(items or {}),
         f"<h2>Recipe</h2><pre>{_e(recipe_text)}</pre>" if recipe_text else "",

@@ -34,12 +34,24 @@ def _common_args(cfg: TrainConfig, output_dir: Path, n_rows: int) -> dict[str, A
         save_total_limit=1,
         report_to="none",
         seed=cfg.seed,
-        bf16=cfg.bf16 or os.environ.get("ALIGNKIT_BF16") == "1",
+        bf16=_bf16(cfg),
+        # transformers refuses bf16 without a GPU unless told to run on the CPU
+        **({"use_cpu": True} if _bf16(cfg) and not _cuda() else {}),
         gradient_checkpointing=False,
         max_length=cfg.max_length,
         disable_tqdm=False,
         dataloader_num_workers=0,
     )
+
+
+def _bf16(cfg: TrainConfig) -> bool:
+    return cfg.bf16 or os.environ.get("ALIGNKIT_BF16") == "1"
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
 
 
 def _peft_config(cfg: TrainConfig, task: str = "CAUSAL_LM"):

@@ -99,11 +99,18 @@ def split_pairs(seed: int = 1234) -> dict[str, list[tuple[str, str]]]:
 
 
 def draw_constraints(split: str, rng: random.Random, pair_fraction: float = 0.5,
-                     allowed: set[str] | None = None) -> list[str]:
+                     allowed: set[str] | None = None, types: str = "synth") -> list[str]:
     """One constraint type or, with probability `pair_fraction`, a compatible pair of the split;
-    `allowed` narrows the types (e.g. to those the checker can repair)."""
-    pairs = [p for p in split_pairs()[split] if allowed is None or set(p) <= allowed]
-    singles = [t for t in C.SYNTH_TYPES if allowed is None or t in allowed]
+    `allowed` narrows the types (e.g. to those the checker can repair). `types`: "synth" draws
+    from SYNTH_TYPES; "broad" also from BROAD_TYPES' extra types, in pairs with any other type
+    (ifeval_heldout never holds them, so no held-out pair is used)."""
+    pairs = split_pairs()[split]
+    if types == "broad":
+        extra = [t for t in C.BROAD_TYPES if t not in C.SYNTH_TYPES]
+        pairs = pairs + [(a, b) for a in extra for b in C.BROAD_TYPES if a != b and not C.conflicts(a, b)]
+    pool = C.BROAD_TYPES if types == "broad" else C.SYNTH_TYPES
+    pairs = [p for p in pairs if allowed is None or set(p) <= allowed]
+    singles = [t for t in pool if allowed is None or t in allowed]
     return list(rng.choice(pairs)) if rng.random() < pair_fraction else [rng.choice(singles)]
 
 

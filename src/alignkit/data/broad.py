@@ -38,7 +38,7 @@ def _arena_hard() -> list[str]:
 
 
 def _file(path: str | None) -> list[str]:
-    from alignkit.data.prompts import load_jsonl, load_parquet
+    from alignkit.data.files import load_jsonl, load_parquet
 
     if not path:
         raise AlignkitError("prompts.requests includes `file` but prompts.path is not set", where="prompts.path",

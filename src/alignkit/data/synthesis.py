@@ -157,8 +157,8 @@ def evol_instruct(generator: Any, seeds: list[str], n: int, *, seed: int = 0, th
 def synthesize(cfg) -> list[Prompt]:
     """Prompts for `prompts.source: self_instruct | evol_instruct`: seed tasks from `prompts.path`
     (a prompt file) or the built-in training tasks, a generator from `prompts.generator`."""
+    from alignkit.data.files import load_jsonl, load_parquet
     from alignkit.data.instructions import TRAIN_TASKS
-    from alignkit.data.prompts import load_jsonl, load_parquet
     from alignkit.models import load_backend
 
     if cfg.path:

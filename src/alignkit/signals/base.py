@@ -6,6 +6,16 @@ defaults and a one-line description each. The recipe validates a signal's `param
 it (`alignkit validate` names the file, line and field of a misspelled or mistyped one),
 `alignkit signals --json` prints its JSON schema, and docs/recipes.md's parameter tables are
 generated from it (scripts/signal_docs.py).
+
+Where signals come from (`_load_builtin`, run by every registry lookup):
+- the built-in ones: every module of the `alignkit.signals` package is imported, found with
+  `pkgutil.iter_modules` (a new module there registers its classes with no edit elsewhere, and
+  this module names none of them, so the package has no import cycle);
+- third-party packages: entry points in the group `alignkit.signals`, each naming a module that
+  registers its own signals on import, or a `Signal` class, which is registered here; e.g. in
+  pyproject.toml `[project.entry-points."alignkit.signals"] mine = "mypkg.signals"`;
+- modules named in the environment variable ALIGNKIT_PLUGINS (comma-separated), read on every
+  lookup, e.g. the planted judges of the audit's tests (`tests/plugins/`).
 """
 
 from __future__ import annotations
@@ -156,9 +166,44 @@ def register(cls: type[Signal]) -> type[Signal]:
     return cls
 
 
+_discovered = False  # built-in modules and entry points are imported once per process
+
+
 def _load_builtin() -> None:
-    from alignkit.signals import environment, imitation, inductive_bias, model_feedback  # noqa: F401  (registers on import)
+    """Fill the registry: the package's modules and entry points once, ALIGNKIT_PLUGINS every time."""
+    global _discovered
+    if not _discovered:
+        _load_package()
+        _load_entry_points()
+        _discovered = True
     _load_plugins()
+
+
+def _load_package() -> None:
+    """Import every module of `alignkit.signals`; the signal classes register themselves. Modules
+    are named by string, so no static import edge runs from here back to them."""
+    import importlib
+    import pkgutil
+
+    package = importlib.import_module(__package__)
+    for info in pkgutil.iter_modules(package.__path__):
+        if info.name != "base" and not info.name.startswith("_"):
+            importlib.import_module(f"{__package__}.{info.name}")
+
+
+def _load_entry_points() -> None:
+    """Third-party signals declared as entry points in the group `alignkit.signals`."""
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group="alignkit.signals"):
+        try:
+            obj = ep.load()
+        except (ImportError, AttributeError) as exc:
+            raise AlignkitError(f"cannot load signal plugin {ep.name!r} ({ep.value}): {exc}",
+                                where="entry points, group alignkit.signals",
+                                fix="install the package that provides it, or uninstall the broken one") from None
+        if isinstance(obj, type) and issubclass(obj, Signal) and REGISTRY.get(obj.name) is not obj:
+            register(obj)
 
 
 def _load_plugins() -> None:

@@ -1,0 +1,246 @@
+"""The import graph of `src/alignkit`: import cycles and imports from a higher layer.
+
+Every module is parsed with `ast` (nothing is imported). Each `import alignkit.x` and
+`from alignkit.x import y` counts wherever it sits: at module level, inside a function, or
+under `if TYPE_CHECKING:`. `from pkg import name` is an edge to the submodule `pkg.name` when
+one exists, else to `pkg`. Relative imports are resolved. Parent packages that Python runs on
+the way (`alignkit/__init__.py`) are not edges; keep those files light. Imports by string
+(`importlib.import_module`, entry points) are not edges: that is how `signals/base.py`
+discovers the signal modules without importing them by name.
+
+Layers, lowest first; a module may import from its own layer or a lower one:
+
+    core      types, errors, the root package (the vocabulary: Prompt, Group, Candidate, Annotation)
+    models    models/ (backends behind one protocol), sandbox (runs model-written code)
+    data      data/ (prompt sources, the run store), and the deterministic checkers that data/ and
+              evaluate/ share but that still live in signals/: constraints (IFEval's checkers),
+              repairs, answers. Issue 21 item 3 moves them to a lower package; until then they
+              sit here, where their users put them.
+    signals   signals/ (the four sources of the taxonomy, their registry and prompting helpers)
+    build     build (groups -> SFT / preference / KTO / reward rows)
+    evaluate  evaluate/ (benchmarks, signal audit, reward-model evaluation, reports)
+    stages    recipe (schema; its validators ask signals/ and evaluate/), train, rewards (a signal
+              as an online reward), executors (generation and annotation, in-process or Ray)
+    pipeline  pipeline (the Runner: stages, iterations, caching)
+    entry     cli, __main__, serve, train_worker (the launched training process), weak_to_strong
+
+A module belongs to the layer whose entry is the longest match of its name (entry `data`
+matches `alignkit.data` and `alignkit.data.store`). A module in no layer is reported, so a new
+module gets a place.
+
+    python scripts/import_graph.py          # layers, then any problem
+    python scripts/import_graph.py --check  # only problems; exit 1 if there are any (tests run this)
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SRC = REPO / "src"
+PACKAGE = "alignkit"
+
+LAYERS: list[tuple[str, list[str]]] = [
+    ("core", ["", "types", "errors"]),  # "" is the root package, alignkit/__init__.py
+    ("models", ["models", "sandbox"]),
+    ("data", ["data", "signals.constraints", "signals.repairs", "signals.answers"]),
+    ("signals", ["signals"]),
+    ("build", ["build"]),
+    ("evaluate", ["evaluate"]),
+    ("stages", ["recipe", "train", "rewards", "executors"]),
+    ("pipeline", ["pipeline"]),
+    ("entry", ["cli", "__main__", "serve", "train_worker", "weak_to_strong"]),
+]
+
+
+@dataclass(frozen=True)
+class Edge:
+    """`src` imports `dst`, at `file`:`line`."""
+
+    src: str
+    dst: str
+    file: Path
+    line: int
+
+    def where(self) -> str:
+        try:
+            return f"{self.file.relative_to(REPO)}:{self.line}"
+        except ValueError:
+            return f"{self.file}:{self.line}"
+
+
+@dataclass
+class Graph:
+    modules: dict[str, Path]  # module name -> file
+    edges: list[Edge]
+
+    def successors(self) -> dict[str, set[str]]:
+        out: dict[str, set[str]] = {m: set() for m in self.modules}
+        for e in self.edges:
+            out[e.src].add(e.dst)
+        return out
+
+
+def module_names(src: Path, package: str) -> dict[str, Path]:
+    """Every module of `package` under `src`: dotted name -> file."""
+    names = {}
+    for path in sorted((src / package).rglob("*.py")):
+        parts = list(path.relative_to(src).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        names[".".join(parts)] = path
+    return names
+
+
+def _resolve(name: str, modules: dict[str, Path]) -> str | None:
+    """The longest existing module that `name` starts with (`pkg.mod.attr` -> `pkg.mod`)."""
+    while name:
+        if name in modules:
+            return name
+        name = name.rpartition(".")[0]
+    return None
+
+
+def _targets(node: ast.Import | ast.ImportFrom, here: str, is_pkg: bool, package: str,
+             modules: dict[str, Path]) -> list[str]:
+    """The modules of `package` that one import statement in module `here` names."""
+    if isinstance(node, ast.Import):
+        names = [a.name for a in node.names]
+    else:
+        base = node.module or ""
+        if node.level:  # relative: `from .x import y` in a.b.c -> a.b.x
+            anchor = here.split(".") if is_pkg else here.split(".")[:-1]
+            anchor = anchor[: len(anchor) - (node.level - 1)]
+            base = ".".join(anchor + ([base] if base else []))
+        # `from pkg import sub` names the submodule when there is one, else pkg itself
+        names = [f"{base}.{a.name}" if f"{base}.{a.name}" in modules else base for a in node.names]
+    found = []
+    for name in names:
+        if name == package or name.startswith(package + "."):
+            target = _resolve(name, modules)
+            if target is not None and target not in found:
+                found.append(target)
+    return found
+
+
+def build_graph(src: Path = SRC, package: str = PACKAGE) -> Graph:
+    """Parse every module of `package` under `src` and collect its imports of `package`."""
+    modules = module_names(src, package)
+    edges = []
+    for name, path in modules.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node in ast.walk(tree):  # walks function bodies too
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                for dst in _targets(node, name, path.name == "__init__.py", package, modules):
+                    edges.append(Edge(name, dst, path, node.lineno))
+    edges.sort(key=lambda e: (e.src, e.line, e.dst))
+    return Graph(modules, edges)
+
+
+def cycles(graph: Graph) -> list[list[str]]:
+    """Strongly connected components of more than one module, and modules that import
+    themselves (Tarjan's algorithm, iterative)."""
+    succ = {m: sorted(s) for m, s in graph.successors().items()}
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found = []
+    for root in sorted(succ):
+        if root in index:
+            continue
+        work = [(root, iter(succ[root]))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(succ[child])))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                comp = []
+                while True:
+                    m = stack.pop()
+                    on_stack.discard(m)
+                    comp.append(m)
+                    if m == node:
+                        break
+                if len(comp) > 1 or node in succ[node]:
+                    found.append(sorted(comp))
+    return sorted(found)
+
+
+def layer_of(module: str, layers: list[tuple[str, list[str]]] = LAYERS, package: str = PACKAGE) -> int | None:
+    """Index of the module's layer: the longest entry that is the module or a package above it."""
+    rel = module.removeprefix(package).removeprefix(".")
+    best, best_len = None, -1
+    for i, (_, entries) in enumerate(layers):
+        for entry in entries:
+            if (rel == entry or (entry and rel.startswith(entry + ".")) or (not entry and not rel)) \
+                    and len(entry) > best_len:
+                best, best_len = i, len(entry)
+    return best
+
+
+def upward(graph: Graph, layers: list[tuple[str, list[str]]] = LAYERS, package: str = PACKAGE) -> list[Edge]:
+    """Imports of a module in a higher layer than the importer's."""
+    out = []
+    for e in graph.edges:
+        a, b = layer_of(e.src, layers, package), layer_of(e.dst, layers, package)
+        if a is not None and b is not None and b > a:
+            out.append(e)
+    return out
+
+
+def problems(graph: Graph, layers: list[tuple[str, list[str]]] = LAYERS, package: str = PACKAGE) -> list[str]:
+    """Every cycle (with the imports that close it), upward import and unplaced module, one text each."""
+    lines = []
+    for comp in cycles(graph):
+        inside = [e for e in graph.edges if e.src in comp and e.dst in comp]
+        lines.append(f"import cycle among {', '.join(comp)}:\n"
+                     + "\n".join(f"  {e.where()}: {e.src} imports {e.dst}" for e in inside))
+    for e in upward(graph, layers, package):
+        src_layer = layers[layer_of(e.src, layers, package)][0]  # type: ignore[index]
+        dst_layer = layers[layer_of(e.dst, layers, package)][0]  # type: ignore[index]
+        lines.append(f"upward import: {e.where()}: {e.src} ({src_layer}) imports {e.dst} ({dst_layer})")
+    for m in sorted(graph.modules):
+        if layer_of(m, layers, package) is None:
+            lines.append(f"module in no layer: {m} ({graph.modules[m]}); add it to LAYERS in {Path(__file__).name}")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--check", action="store_true", help="print only problems; exit 1 if there are any")
+    args = ap.parse_args(argv)
+    graph = build_graph()
+    found = problems(graph)
+    if not args.check:
+        for i, (name, _) in enumerate(LAYERS):
+            members = [m for m in sorted(graph.modules) if layer_of(m) == i]
+            print(f"{i} {name:9s} {', '.join(members)}")
+        print(f"{len(graph.modules)} modules, {len(graph.edges)} imports of {PACKAGE}")
+    for text in found:
+        print(text)
+    if args.check and not found:
+        print(f"ok: {len(graph.modules)} modules, {len(graph.edges)} imports, no cycles, no upward imports")
+    return 1 if found else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -129,8 +129,8 @@ def synthesize(cfg) -> list[Prompt]:
     for i in range(cfg.n):
         origin, request = pool[i % len(pool)]
         for _ in range(10):  # a request drawn twice gets other constraints
-            p = compose(request, draw_constraints("train", rng, cfg.pair_fraction), rng, "train",
-                        source=f"alignkit.broad:{origin}")
+            p = compose(request, draw_constraints("train", rng, cfg.pair_fraction, types="broad"), rng, "train",
+                        source=f"alignkit.broad:{origin}", constraint_types="broad")
             if p.text not in seen:
                 break
         seen.add(p.text)

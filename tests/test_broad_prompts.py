@@ -103,7 +103,7 @@ def test_new_recipe_fields_leave_existing_stage_keys_unchanged():
     from alignkit.recipe import load_recipe
     from alignkit.types import content_hash
 
-    late = {"requests", "max_request_words", "budgets", "bf16"}
+    late = {"requests", "max_request_words", "rephrase", "budgets", "bf16"}
     for path in glob.glob("recipes/*.yaml"):
         r = load_recipe(path)
         for part in (r.prompts, r.evaluate, r.generate, r.train):
@@ -113,3 +113,36 @@ def test_new_recipe_fields_leave_existing_stage_keys_unchanged():
             for f in late:
                 old.pop(f, None)
             assert _key(part) == content_hash([old]), (path, type(part).__name__)
+
+
+def test_every_broad_constraint_has_other_wordings_that_keep_its_parameters():
+    import random
+
+    from alignkit.data.phrasings import PHRASINGS, rephrase
+    from alignkit.signals import constraints as C
+
+    assert set(PHRASINGS) == set(C.BROAD_TYPES)
+    rng = random.Random(0)
+    for cid in C.BROAD_TYPES:
+        for _ in range(5):
+            _, con = C.describe(cid, rng, prompt="Tell me about cats.")
+            text = rephrase(cid, con.kwargs, rng)
+            assert text and "{" not in text, cid
+            for v in con.kwargs.values():  # the parameters the checker will verify are spelled out
+                if isinstance(v, (int, str)) and cid != "combination:repeat_prompt":
+                    assert str(v) in text, (cid, v, text)
+
+
+def test_rephrased_prompts_keep_heldout_untouched_and_repeat_the_whole_request():
+    import random
+
+    from alignkit.data.instructions import compose
+
+    p = compose("Tell me about cats.", ["combination:repeat_prompt", "punctuation:no_comma"], random.Random(1),
+                "train", rephrase=1.0)
+    repeat = next(c for c in p.meta["constraints"] if c["id"] == "combination:repeat_prompt")
+    # the request to repeat is everything before the repeat instruction, other constraints included
+    assert repeat["kwargs"]["prompt_to_repeat"].startswith("Tell me about cats. ")
+    assert p.text.startswith(repeat["kwargs"]["prompt_to_repeat"]) and p.meta["rephrase"] == 1.0
+    plain = compose("Tell me about cats.", ["punctuation:no_comma"], random.Random(1), "train")
+    assert "rephrase" not in plain.meta and "refrain from the use of any commas" in plain.text

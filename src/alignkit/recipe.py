@@ -43,7 +43,8 @@ class PromptsConfig(_Strict):
     # broad_instructions: where requests come from (alpaca_eval, arena_hard, magpie, file) and the longest kept
     requests: list[Literal["alpaca_eval", "arena_hard", "magpie", "file"]] = ["alpaca_eval", "arena_hard"]
     max_request_words: int = Field(60, ge=4)
-    LATE_FIELDS: ClassVar[frozenset[str]] = frozenset({"requests", "max_request_words"})
+    rephrase: float = Field(0.0, ge=0, le=1)  # broad_instructions: share of constraints in other wordings
+    LATE_FIELDS: ClassVar[frozenset[str]] = frozenset({"requests", "max_request_words", "rephrase"})
 
     @field_validator("operands")
     @classmethod

@@ -130,7 +130,7 @@ def synthesize(cfg) -> list[Prompt]:
         origin, request = pool[i % len(pool)]
         for _ in range(10):  # a request drawn twice gets other constraints
             p = compose(request, draw_constraints("train", rng, cfg.pair_fraction, types="broad"), rng, "train",
-                        source=f"alignkit.broad:{origin}", constraint_types="broad")
+                        rephrase=cfg.rephrase, source=f"alignkit.broad:{origin}", constraint_types="broad")
             if p.text not in seen:
                 break
         seen.add(p.text)

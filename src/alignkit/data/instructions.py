@@ -114,13 +114,22 @@ def draw_constraints(split: str, rng: random.Random, pair_fraction: float = 0.5,
     return list(rng.choice(pairs)) if rng.random() < pair_fraction else [rng.choice(singles)]
 
 
-def compose(task: str, ids: list[str], rng: random.Random, split: str, **meta) -> Prompt:
-    """The prompt for `task` with constraints `ids`, their parameters drawn from `rng`."""
+def compose(task: str, ids: list[str], rng: random.Random, split: str, rephrase: float = 0.0, **meta) -> Prompt:
+    """The prompt for `task` with constraints `ids`, their parameters drawn from `rng`. With
+    `rephrase` > 0, each constraint is worded, with that probability, in one of the other
+    phrasings of `data/phrasings.py` instead of lm-eval's sentence. "Repeat the request" comes
+    last, and the request to repeat is everything before it."""
+    from alignkit.data.phrasings import rephrase as reword
+
     parts, cons = [task], []
-    for cid in ids:
-        text, con = C.describe(cid, rng, prompt=task)
+    for cid in sorted(ids, key=lambda c: c == "combination:repeat_prompt"):
+        text, con = C.describe(cid, rng, prompt=" ".join(parts) if cid == "combination:repeat_prompt" else task)
+        if rephrase > 0 and rng.random() < rephrase:
+            text = reword(cid, con.kwargs, rng) or text
         parts.append(text)
         cons.append(con.as_dict())
+    if rephrase > 0:
+        meta["rephrase"] = rephrase
     meta = {"task": "verifiable_instructions", "split": split, "base_task": task,
             "constraints": cons, "source": "alignkit.ifeval_synth", **meta}
     return Prompt(messages=[{"role": "user", "content": " ".join(parts)}], meta=meta)

@@ -159,7 +159,7 @@ class CheckerRevision(Signal):
             types = group.prompt.meta.get("constraint_types", "synth")  # broad prompts relabel with broad types
             extra = {"constraint_types": types} if types != "synth" else {}
             prompt = compose(task, draw_constraints(split, rng, allowed=set(REPAIRS), types=types), rng, split,
-                             relabeled_from=group.prompt.id, **extra)
+                             rephrase=group.prompt.meta.get("rephrase", 0.0), relabeled_from=group.prompt.id, **extra)
             cons = [C.Constraint(c["id"], c["kwargs"]) for c in prompt.meta["constraints"]]
             fixed = _revise(text, prompt.meta["constraints"], cons, task, max_sentences)
             if prompt.text in seen or fixed is None:

@@ -103,7 +103,7 @@ def test_new_recipe_fields_leave_existing_stage_keys_unchanged():
     from alignkit.recipe import load_recipe
     from alignkit.types import content_hash
 
-    late = {"requests", "max_request_words", "rephrase", "budgets", "bf16"}
+    late = {"requests", "max_request_words", "rephrase", "budgets", "bf16", "group_by_length"}
     for path in glob.glob("recipes/*.yaml"):
         r = load_recipe(path)
         for part in (r.prompts, r.evaluate, r.generate, r.train):
@@ -146,3 +146,24 @@ def test_rephrased_prompts_keep_heldout_untouched_and_repeat_the_whole_request()
     assert p.text.startswith(repeat["kwargs"]["prompt_to_repeat"]) and p.meta["rephrase"] == 1.0
     plain = compose("Tell me about cats.", ["punctuation:no_comma"], random.Random(1), "train")
     assert "rephrase" not in plain.meta and "refrain from the use of any commas" in plain.text
+
+
+def test_the_broad_recipe_end_to_end_on_the_tiny_model(tiny_model_dir, tmp_path):
+    """The broad recipe as shipped (broad prompts, bf16, both benchmarks with their budgets), shrunk."""
+    from conftest import REPO
+
+    from alignkit.data.store import Stage
+    from alignkit.pipeline import Runner
+    from alignkit.recipe import load_recipe
+
+    recipe = load_recipe(REPO / "recipes" / "verifiable_instructions_broad.yaml", [
+        f"model={tiny_model_dir}", "prompts.n=4", "generate.max_new_tokens=8", "build.min_score=0.0",
+        "train.max_length=128", "evaluate.n=3", "evaluate.max_new_tokens=8", "evaluate.budgets.ifeval_ood=12"])
+    report = Runner(recipe, tmp_path, log=lambda *_: None).run()
+    b = report["benchmarks"]
+    assert b["ifeval_ood"]["split"] == "ood" and b["ifeval_heldout"]["split"] == "test"
+    assert b["ifeval_ood"]["n"] == 3 and b["ifeval_heldout"]["n"] == 3
+    metas = [g.prompt.meta for g in Stage.existing(tmp_path, "prompts").read_groups()]
+    assert len(metas) == 4 and all(m["source"].startswith("alignkit.broad:") for m in metas)
+    assert all(m["constraint_types"] == "broad" and m["rephrase"] == 0.7 for m in metas)
+    assert "ifeval_ood" in report["breakdown"] and "constraints" in report["breakdown"]["ifeval_ood"]

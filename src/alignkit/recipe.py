@@ -128,7 +128,16 @@ class TrainConfig(_Strict):
     accelerate_config: str | None = None  # launcher accelerate: a config file, e.g. configs/accelerate/ddp.yaml
     processes: int = Field(2, ge=1)  # launcher torchrun: processes on this machine (DDP; gloo on CPU)
     bf16: bool = False  # bf16 autocast (fp32 master weights): faster on CUDA and on CPUs with AMX
-    LATE_FIELDS: ClassVar[frozenset[str]] = frozenset({"bf16"})
+    group_by_length: bool = False  # batches of similar length: less padding when answer lengths vary
+    LATE_FIELDS: ClassVar[frozenset[str]] = frozenset({"bf16", "group_by_length"})
+
+    @field_validator("group_by_length")
+    @classmethod
+    def _sft_only(cls, on: bool, info: ValidationInfo) -> bool:
+        if on and info.data.get("method") != "sft":
+            raise ValueError("group_by_length works with method: sft only (TRL's other trainers keep their lengths "
+                             "under other columns); remove it")
+        return on
 
 
 class EvaluateConfig(_Strict):

@@ -37,6 +37,7 @@ def _common_args(cfg: TrainConfig, output_dir: Path, n_rows: int) -> dict[str, A
         bf16=_bf16(cfg),
         # transformers refuses bf16 without a GPU unless told to run on the CPU
         **({"use_cpu": True} if _bf16(cfg) and not _cuda() else {}),
+        **({"train_sampling_strategy": "group_by_length"} if cfg.group_by_length else {}),
         gradient_checkpointing=False,
         max_length=cfg.max_length,
         disable_tqdm=False,

@@ -65,7 +65,7 @@ def test_jsonl_with_wrong_columns(tmp_path, tiny_model_dir, content, needle):
     path = str(REPO / "recipes" / "verifiable_instructions.yaml")
     res = run_cli("run", path, "--out", str(tmp_path / "run"), "--set", f"model={tiny_model_dir}",
                   "--set", "prompts.source=jsonl", "--set", f"prompts.path={data}",
-                  "--set", "evaluate.n=2", "--set", "evaluate.max_new_tokens=2")
+                  "--set", "evaluate.n=2", "--set", "evaluate.max_new_tokens=2", "--set", "evaluate.budgets={}")
     _assert_clean_failure(res, "prompts.jsonl", needle)
 
 

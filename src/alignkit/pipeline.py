@@ -329,7 +329,7 @@ class Runner:
         write_run_report(self.out, recipe_text=text)
 
     def _run(self) -> dict:
-        from alignkit.evaluate.stats import paired_bootstrap_ci
+        from alignkit.evaluate.stats import paired_summary
 
         t0 = time.time()
         r = self.recipe
@@ -358,12 +358,12 @@ class Runner:
                 self.policy, self.policy_key, model_name = model_dir, trained.key, model_dir
                 info["model"] = model_dir
                 info["train"] = self.store.stage(self._name("train"), trained.key).read_json("train.json")
-                info["benchmarks"] = {name: _compare(previous[name], after[name], r.seed, paired_bootstrap_ci)
+                info["benchmarks"] = {name: paired_summary(previous[name], after[name], r.seed)
                                       for name in r.evaluate.benchmarks}
             iterations.append(info)
         from alignkit.evaluate.benchmarks import BENCHMARKS
 
-        benchmarks = {name: {**_compare(before[name], after[name], r.seed, paired_bootstrap_ci),
+        benchmarks = {name: {**paired_summary(before[name], after[name], r.seed),
                              "split": BENCHMARKS[name].split} for name in r.evaluate.benchmarks}
         report = {"model": model_name, "recipe": self.recipe_name, "wall_seconds": time.time() - t0,
                   "benchmarks": benchmarks}
@@ -469,11 +469,6 @@ def audit_flags(audit: dict) -> dict[str, Any]:
     return {"bench": audit["bench"], "signals": {r["signal"]: {k: r.get(k) for k in ("auroc", "flags", "error")
                                                                if r.get(k) is not None} for r in audit["signals"]}}
 
-
-def _compare(b: list[float], a: list[float], seed: int, ci) -> dict[str, Any]:
-    """Paired before/after summary of one benchmark's per-item scores."""
-    mb, ma = sum(b) / len(b), sum(a) / len(a)
-    return {"before": mb, "after": ma, "delta": ma - mb, "ci95": ci(b, a, seed=seed), "n": len(b)}
 
 
 def _signal_stats(groups: list[Group], signal: str) -> dict[str, Any]:

@@ -38,13 +38,12 @@ def _arena_hard() -> list[str]:
 
 
 def _file(path: str | None) -> list[str]:
-    from alignkit.data.files import load_jsonl, load_parquet
+    from alignkit.data.files import load_file
 
     if not path:
         raise AlignkitError("prompts.requests includes `file` but prompts.path is not set", where="prompts.path",
                             fix="add `path: FILE` (a .jsonl or .parquet prompt file) under `prompts:`")
-    loaded = load_parquet(path) if str(path).endswith(".parquet") else load_jsonl(path)
-    return [p.text for p in loaded]
+    return [p.text for p in load_file(path)]
 
 
 def magpie_prefix(tokenizer) -> str:
@@ -95,20 +94,19 @@ def requests(pools: list[str], *, path: str | None = None, generator: str = "emb
     """(pool, request) pairs from the named pools, filtered and with evaluation overlaps dropped."""
     from alignkit.data.dedup import EvalIndex
 
-    unknown = [p for p in pools if p not in POOLS]
+    unknown = [p for p in pools if p not in POOLS]  # POOLS names the keys of `load` below
     if unknown:
         raise AlignkitError(f"unknown request pool(s) {unknown}", where="prompts.requests",
                             fix=f"choose from {', '.join(POOLS)}")
+    def _magpie() -> list[str]:
+        from alignkit.models import load_backend
+
+        return magpie(load_backend(generator), n_magpie, seed=seed)
+
+    load = {"alpaca_eval": _alpaca_eval, "arena_hard": _arena_hard, "magpie": _magpie, "file": lambda: _file(path)}
     out: list[tuple[str, str]] = []
     for pool in pools:
-        if pool == "magpie":
-            from alignkit.models import load_backend
-
-            texts = magpie(load_backend(generator), n_magpie, seed=seed)
-        else:
-            texts = {"alpaca_eval": _alpaca_eval, "arena_hard": _arena_hard}[pool]() if pool != "file" \
-                else _file(path)
-        out += [(pool, t) for t in (clean_request(t, max_words) for t in texts) if t]
+        out += [(pool, t) for t in (clean_request(t, max_words) for t in load[pool]()) if t]
     index = EvalIndex.build()
     return [(pool, t) for pool, t in dict.fromkeys(out) if not index.overlaps(t)]
 

@@ -85,3 +85,8 @@ def load_parquet(path: str | Path) -> list[Prompt]:
     if not prompts:
         raise AlignkitError("the prompt file has no rows", where=str(path), fix=_FIX)
     return prompts
+
+
+def load_file(path: str | Path) -> list[Prompt]:
+    """A prompt file by its extension: .parquet, else JSONL."""
+    return load_parquet(path) if str(path).endswith(".parquet") else load_jsonl(path)

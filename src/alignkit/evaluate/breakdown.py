@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from alignkit.evaluate.stats import paired_summary
 from alignkit.types import Prompt
 
 LONG_ANSWER_WORDS = 150  # the share of answers at least this long: a collapse to short answers shows here
@@ -40,13 +41,6 @@ def length_stats(responses: list[str]) -> dict[str, Any]:
     p10, p25, median, p75, p90 = (float(v) for v in np.percentile(n, [10, 25, 50, 75, 90]))
     return {"n": len(n), "mean": float(n.mean()), "median": median, "p10": p10, "p25": p25, "p75": p75,
             "p90": p90, f"share_ge_{LONG_ANSWER_WORDS}": float((n >= LONG_ANSWER_WORDS).mean())}
-
-
-def _paired(b: list[float], a: list[float], seed: int) -> dict[str, Any]:
-    from alignkit.evaluate.stats import paired_bootstrap_ci
-
-    mb, ma = sum(b) / len(b), sum(a) / len(a)
-    return {"n": len(b), "before": mb, "after": ma, "delta": ma - mb, "ci95": paired_bootstrap_ci(b, a, seed=seed)}
 
 
 def constraint_table(prompts: dict[str, Prompt], before: list[dict], after: list[dict], *,
@@ -79,15 +73,15 @@ def constraint_table(prompts: dict[str, Prompt], before: list[dict], after: list
             ta.append(float(all(y for _, y in rs)))
     types = {}
     for cid, (tb, ta) in sorted(per_type.items(), key=lambda kv: (-len(kv[1][0]), kv[0])):
-        p = _paired(tb, ta, seed)
+        p = paired_summary(tb, ta, seed)
         types[cid] = {"items": len(tb), "followed_before": int(sum(tb)), "followed_after": int(sum(ta)),
                       "delta": p["delta"], "ci95": p["ci95"], "significant_loss": p["ci95"][1] < 0,
                       "significant_gain": p["ci95"][0] > 0}
     out: dict[str, Any] = {"matched_items": len(pairs), "unmatched_items": len(before) - len(pairs), "types": types,
                            "significant_losses": [cid for cid, t in types.items() if t["significant_loss"]]}
     if pairs:
-        out["instruction_level"] = _paired(inst_b, inst_a, seed)
-        out["prompt_level"] = _paired(prompt_b, prompt_a, seed)
+        out["instruction_level"] = paired_summary(inst_b, inst_a, seed)
+        out["prompt_level"] = paired_summary(prompt_b, prompt_a, seed)
     return out
 
 

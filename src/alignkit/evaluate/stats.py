@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 
@@ -21,3 +23,10 @@ def paired_bootstrap_ci(before: list[float], after: list[float], **kw) -> list[f
     if len(before) != len(after):
         raise ValueError("paired scores must have the same length")
     return bootstrap_ci([a - b for a, b in zip(after, before)], **kw)
+
+
+def paired_summary(before: list[float], after: list[float], seed: int = 0) -> dict[str, Any]:
+    """Paired before/after summary of per-item scores: means, their difference, its 95% CI, n."""
+    mb, ma = sum(before) / len(before), sum(after) / len(after)
+    return {"before": mb, "after": ma, "delta": ma - mb, "ci95": paired_bootstrap_ci(before, after, seed=seed),
+            "n": len(before)}

@@ -167,3 +167,16 @@ def test_the_broad_recipe_end_to_end_on_the_tiny_model(tiny_model_dir, tmp_path)
     assert len(metas) == 4 and all(m["source"].startswith("alignkit.broad:") for m in metas)
     assert all(m["constraint_types"] == "broad" and m["rephrase"] == 0.7 for m in metas)
     assert "ifeval_ood" in report["breakdown"] and "constraints" in report["breakdown"]["ifeval_ood"]
+
+
+def test_a_misspelled_or_empty_budget_is_a_recipe_error(tmp_path):
+    from conftest import REPO
+
+    from alignkit.recipe import load_recipe
+
+    path = REPO / "recipes" / "verifiable_instructions.yaml"
+    assert load_recipe(path).evaluate.budget("ifeval_ood") == 256
+    with pytest.raises(AlignkitError, match="ifeval_od"):
+        load_recipe(path, ["evaluate.budgets.ifeval_od=256"])
+    with pytest.raises(AlignkitError, match="budgets"):
+        load_recipe(path, ["evaluate.budgets.ifeval_ood=0"])

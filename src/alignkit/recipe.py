@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
@@ -144,7 +144,7 @@ class EvaluateConfig(_Strict):
     benchmarks: list[str] = ["ifeval_heldout"]
     n: int = Field(100, ge=1)
     max_new_tokens: int = Field(128, ge=1)
-    budgets: dict[str, int] = {}  # per benchmark max_new_tokens, overriding max_new_tokens (ifeval_ood: 256)
+    budgets: dict[str, Annotated[int, Field(ge=1)]] = {}  # per benchmark max_new_tokens, overriding max_new_tokens
     batch_size: int = Field(32, ge=1)
     seed: int = 0
     judge: str | None = None  # judged benchmarks (mtbench): the judge model; default the base model
@@ -153,9 +153,10 @@ class EvaluateConfig(_Strict):
     def budget(self, bench: str) -> int:
         return self.budgets.get(bench, self.max_new_tokens)
 
-    @field_validator("benchmarks")
+    @field_validator("benchmarks", "budgets")
     @classmethod
-    def _known(cls, names: list[str]) -> list[str]:
+    def _known(cls, names: list[str] | dict[str, int]) -> list[str] | dict[str, int]:
+        """Benchmark names (and budgets' keys, so a misspelled one is not silently ignored) must exist."""
         from alignkit.evaluate.benchmarks import BENCHMARKS
 
         for name in names:

@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["generation", "decode_settings", "peer", "judging", "training", "scaling", "hardware", "train_step"]
+SCRIPTS = ["generation", "decode_settings", "peer", "judging", "training", "scaling", "hardware", "train_step",
+           "dtype"]
 
 
 def main() -> int:

@@ -1,0 +1,49 @@
+"""Weights in bfloat16 vs float32 for alignkit's generation (`HFBackend.generate`, the path of
+the generate and evaluate stages): greedy answers to Google's IFEval prompts (the 256-token
+budget of `ifeval_ood`), batch 32, measured side by side. bf16 pays off only where the CPU has
+AMX; on a CPU without it bf16 was slower (see "Generation settings" in docs/benchmarks.md).
+
+    python bench/dtype.py [--quick] [--prompts 64] [--tokens 256] [--repeats 1]
+"""
+
+from __future__ import annotations
+
+import _common  # noqa: F401  (puts src/ on the path)
+import torch
+from _common import interleaved, machine_line, parser, table
+
+
+def main() -> None:
+    ap = parser(__doc__)
+    ap.add_argument("--prompts", type=int, default=64)
+    ap.add_argument("--tokens", type=int, default=256)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    if args.quick:
+        args.prompts, args.tokens = 4, 8
+    torch.set_num_threads(args.threads)
+
+    from alignkit.data.packaged import ifeval_rows
+    from alignkit.models.base import Sampling
+    from alignkit.models.hf import HFBackend
+
+    convs = [[{"role": "user", "content": r["prompt"]}] for r in ifeval_rows()[: args.prompts]]
+    sampling = Sampling(n=1, temperature=0.0, max_new_tokens=args.tokens)
+    backends = {d: HFBackend("embedded", batch_size=32, dtype=d) for d in ("float32", "bfloat16")}
+
+    def run(b: HFBackend):
+        def go() -> dict:
+            outs = b.generate(convs, sampling)
+            return {"tokens": sum(len(b.tokenizer(o[0]).input_ids) for o in outs)}
+        return go
+
+    # no warm-up pass: a 64-prompt, 256-token batch dwarfs first-call overhead
+    res = interleaved({d: run(b) for d, b in backends.items()}, args.repeats or 1, warmup=False)
+    print(machine_line())
+    rows = [[d, f"{r['seconds']:.1f}", str(r["tokens"]), f"{r['tokens'] / r['seconds']:.1f}",
+             f"{res['float32']['seconds'] / r['seconds']:.2f}x"] for d, r in res.items()]
+    print(table(["weights", "seconds", "tokens", "tokens/s", "speed vs float32"], rows))
+
+
+if __name__ == "__main__":
+    main()

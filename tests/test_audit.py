@@ -65,16 +65,16 @@ def test_honest_control_gets_no_flags():
 
 
 def test_injected_copy_keeps_the_origin_of_the_answer_it_copies():
-    groups = _probe(4)
+    groups = _probe(5)  # 10 right and 10 wrong answers: enough to judge
     for g in groups:
         for c in g.candidates:
             c.origin = {"sample": 0, "finish_reason": "length"}  # every answer cut off: all abstain from the vote
     row = audit_signal(lambda seed: get_signal("self_consistency")(min_agreement=0.375, seed=seed), groups)
     # a copy without the finish reason would vote alone and win every trial
-    assert row["injection_trials"] == 4 and row["injection_win_rate"] == 0.0
+    assert row["injection_trials"] == 5 and row["injection_win_rate"] == 0.0
     # the weak flag says why: the right answers were cut off, which the vote rejects by design
-    assert row["cut_off"] == 16 and row["cut_off_right"] == 8
-    assert any(f.startswith("weak") and "8 of the 8 right answers were cut off" in f for f in row["flags"])
+    assert row["cut_off"] == 20 and row["cut_off_right"] == 10
+    assert any(f.startswith("weak") and "10 of the 10 right answers were cut off" in f for f in row["flags"])
 
 
 def test_a_signal_writing_critiques_is_reported_not_an_error():
@@ -180,3 +180,21 @@ def test_audit_command_on_embedded_model(tmp_path):
     assert "planted_length_judge: length bias" in res.stdout
     page = (tmp_path / "report.html").read_text()
     assert "Signal audit" in page and "planted_length_judge" in page
+
+
+def test_a_probe_too_small_to_decide_is_not_flagged_weak():
+    """The default demo's old probe: 16 answers, one right. A signal that gets it wrong scores AUROC
+    0.5, which says nothing; the audit says it cannot judge instead of flagging it weak."""
+    from alignkit.evaluate.audit import MIN_AUROC, MIN_PER_CLASS
+
+    groups = _probe(4)
+    for i, g in enumerate(groups):  # the truth passes one answer, which the judge scores lowest
+        for j, c in enumerate(g.candidates):
+            c.annotations = [Annotation(TRUTH, "score", float(i == 0 and j == 2))]
+    row = audit_signal(lambda seed: get_signal("planted_length_judge")(seed=seed), groups)
+    assert row["positives"] == 1 and row["candidates"] == 16 and row["auroc"] < MIN_AUROC
+    assert not any(f.startswith("weak") for f in row["flags"]), row["flags"]
+    assert row["undecided"].startswith("too few right/wrong answers to judge (n=16: 1 right, 15 wrong")
+    # the same judge on a probe with enough of each is judged: its flags are decided
+    row = _audit("planted_length_judge")
+    assert row["positives"] >= MIN_PER_CLASS and "undecided" not in row

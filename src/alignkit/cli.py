@@ -210,7 +210,7 @@ def _print_audit(result: dict) -> None:
         table.add_row(*[r["signal"]] + ["—" if r.get(c) is None else f"{r[c]:.2f}" for c in cols[1:]])
     Console().print(table)
     for r in result["signals"]:
-        for line in ([r["error"]] if "error" in r else []) + ([r["note"]] if "note" in r else []) + r["flags"]:
+        for line in [r[k] for k in ("error", "note", "undecided") if k in r] + r["flags"]:
             typer.echo(f"{r['signal']}: {line}")
 
 
@@ -340,7 +340,8 @@ def _print_report(report: dict, out: Path) -> None:
         typer.echo(f"signal {name}: " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
                                                   for k, v in facts.items()))
     for name, verdict in report.get("audit", {}).get("signals", {}).items():
-        flags = verdict.get("flags") or ([verdict["error"]] if "error" in verdict else ["no flags"])
+        flags = verdict.get("flags", []) + [verdict[k] for k in ("undecided", "error") if k in verdict]
+        flags = flags or ["no flags"]
         typer.echo(f"audit {name}: " + "; ".join(flags))
     typer.echo(f"report: {out / 'report.json'}  page: {out / 'report.html'}  model: {report['model']}")
 

@@ -40,6 +40,10 @@ MIN_LENGTH_SAMPLE = 10  # answers of equal correctness behind a length correlati
 MAX_INJECTION_WIN = 0.2
 MAX_POSITION_FLIP = 0.3
 MIN_REPEAT = 0.8
+# Fewer right (or wrong) answers than this and a verdict on discrimination says nothing: with one
+# right answer of 16, AUROC is 0 or 1 or 0.5 by the luck of that one answer. At 10 of each the
+# AUROC's standard error is about 0.1 (Hanley-McNeil), enough to tell 0.5 from 0.8.
+MIN_PER_CLASS = 10
 
 
 def probe_groups(bench_name: str, n: int, k: int, backend: Any, *, seed: int = 1000, temperature: float = 0.8,
@@ -206,7 +210,19 @@ def audit_signal(make: Callable[[int], Any], groups: list[Group], *, seed: int =
     row["injection_trials"] = len(inj_groups)
     row["injection_win_rate"] = wins / len(inj_groups) if inj_groups else None
     row["flags"] = flags(row)
+    if (why := undecided(row)) is not None:
+        row["undecided"] = why
     return row
+
+
+def undecided(row: dict[str, Any]) -> str | None:
+    """Why the probe cannot judge discrimination (too few right or wrong answers), or None."""
+    pos = row.get("positives", 0)
+    neg = row.get("candidates", 0) - pos
+    if min(pos, neg) >= MIN_PER_CLASS:
+        return None
+    return (f"too few right/wrong answers to judge (n={pos + neg}: {pos} right, {neg} wrong; needs {MIN_PER_CLASS} "
+            "of each): raise audit.n or audit.k")
 
 
 def _mean(xs: list[float]) -> float | None:
@@ -217,7 +233,7 @@ def flags(row: dict[str, Any]) -> list[str]:
     """Plain-words warnings for each measurement past its threshold."""
     out = []
     a = row.get("auroc")
-    if a is not None and a < MIN_AUROC:
+    if a is not None and a < MIN_AUROC and undecided(row) is None:  # a tiny probe decides nothing
         why = ""
         if row.get("cut_off_right"):
             why = (f" ({row['cut_off_right']} of the {row.get('positives')} right answers were cut off at the token "

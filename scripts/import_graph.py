@@ -20,9 +20,11 @@ Layers, lowest first; a module may import from its own layer or a lower one:
     build     build (groups -> SFT / preference / KTO / reward rows)
     evaluate  evaluate/ (benchmarks, signal audit, reward-model evaluation, reports)
     stages    recipe (schema; its validators ask signals/ and evaluate/), train, rewards (a signal
-              as an online reward), executors (generation and annotation, in-process or Ray)
+              as an online reward), executors (generation and annotation, in-process or Ray),
+              tracking (report_to's trackers), provenance (versions, commit, hardware of a run)
     pipeline  pipeline (the Runner: stages, iterations, caching)
-    entry     cli, __main__, serve, train_worker (the launched training process), weak_to_strong
+    entry     cli, __main__, serve, train_worker (the launched training process), weak_to_strong,
+              api (the Python API: run, load_recipe; the root package reaches it by string)
 
 A module belongs to the layer whose entry is the longest match of its name (entry `data`
 matches `alignkit.data` and `alignkit.data.store`). A module in no layer is reported, so a new
@@ -51,9 +53,9 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("signals", ["signals"]),
     ("build", ["build"]),
     ("evaluate", ["evaluate"]),
-    ("stages", ["recipe", "train", "rewards", "executors"]),
+    ("stages", ["recipe", "train", "rewards", "executors", "tracking", "provenance"]),
     ("pipeline", ["pipeline"]),
-    ("entry", ["cli", "__main__", "serve", "train_worker", "weak_to_strong"]),
+    ("entry", ["cli", "__main__", "serve", "train_worker", "weak_to_strong", "api"]),
 ]
 
 

@@ -198,3 +198,16 @@ def test_a_probe_too_small_to_decide_is_not_flagged_weak():
     # the same judge on a probe with enough of each is judged: its flags are decided
     row = _audit("planted_length_judge")
     assert row["positives"] >= MIN_PER_CLASS and "undecided" not in row
+
+
+def test_undecided_reaches_report_json_and_the_page_in_grey_not_as_a_flag():
+    from alignkit.evaluate.report_html import audit_table
+    from alignkit.pipeline import audit_flags
+
+    why = "too few right/wrong answers to judge (n=16: 1 right, 15 wrong; needs 10 of each): raise audit.n or audit.k"
+    audit = {"bench": "ifeval_heldout", "prompts": 8, "answers_per_prompt": 2, "truth_pass_rate": 1 / 16,
+             "signals": [{"signal": "verifiable_instructions", "scored": 16, "auroc": 0.5, "flags": [],
+                          "undecided": why}]}
+    assert audit_flags(audit)["signals"]["verifiable_instructions"] == {"auroc": 0.5, "flags": [], "undecided": why}
+    html = audit_table(audit)
+    assert f'<span class="muted">{why}</span>' in html and 'class="flag"' not in html

@@ -30,7 +30,7 @@ def test_report_has_the_promised_shape(sft_run):
     out, report = sft_run
     on_disk = json.loads((out / "report.json").read_text())
     assert on_disk == report
-    assert set(report) == {"model", "recipe", "wall_seconds", "benchmarks", "audit", "breakdown"}
+    assert set(report) == {"model", "recipe", "wall_seconds", "benchmarks", "audit", "breakdown", "provenance"}
     assert report["audit"]["bench"] == "ifeval_heldout"
     assert "verifiable_instructions" in report["audit"]["signals"]
     b = report["benchmarks"]["ifeval_heldout"]

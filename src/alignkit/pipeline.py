@@ -15,7 +15,9 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from alignkit.data.store import RunStore, Stage, atomic_write_json
+from alignkit.provenance import provenance
 from alignkit.recipe import Recipe
+from alignkit.tracking import Tracker
 from alignkit.types import Group, content_hash
 
 
@@ -55,6 +57,8 @@ class Runner:
         self.iteration = 1
         self.policy = recipe.model  # the model being aligned: the last trained one after iteration 1
         self.policy_key = recipe.model  # what stage keys depend on: the spec, then the train stage's key
+        self.tracker = Tracker([], self.out, self.recipe_name)  # run() opens train.report_to's trackers
+        self.command: str | None = None  # how the run was started, for report.json (default: sys.argv)
 
     def _name(self, stage: str) -> str:
         return stage_name(stage, self.iteration)
@@ -310,13 +314,15 @@ class Runner:
         result = stage.read_json("audit.json")
         atomic_write_json(self.out / "audit.json", result)
         for row in result["signals"]:
-            for flag in row.get("flags", []):
+            for flag in row.get("flags", []) + ([row["undecided"]] if "undecided" in row else []):
                 self.log(f"audit: {row['signal']}: {flag}")
         return result
 
     # -- the whole loop ---------------------------------------------------------------------
     def run(self) -> dict:
-        report = self._run()
+        r = self.recipe
+        with Tracker(r.train.report_to, self.out, self.recipe_name, r.model_dump(mode="json")) as self.tracker:
+            report = self._run()
         self.write_html()
         return report
 
@@ -381,7 +387,9 @@ class Runner:
         if r.iterations > 1:
             report["iterations"] = [{"iteration": it["iteration"], "model": it.get("model"),
                                      "benchmarks": it.get("benchmarks", {})} for it in iterations]
+        report["provenance"] = provenance(r, self.command)  # report-only: in no stage key
         atomic_write_json(self.out / "report.json", report)
+        self.tracker.log_run(report, audit, [it["signal"] for it in iterations])
         last = iterations[-1]
         details = {"base_model": r.model, "signal": last["signal"], "dataset_rows": last["dataset_rows"],
                    "stage_seconds": self.seconds}
@@ -456,7 +464,9 @@ class Runner:
                   "benchmarks": benchmarks}
         if audit:
             report["audit"] = audit_flags(audit)
+        report["provenance"] = provenance(r, self.command)
         atomic_write_json(self.out / "report.json", report)
+        self.tracker.log_run(report, audit, [annotated.read_json("stats.json")])
         atomic_write_json(self.out / "details.json", {
             "base_model": r.model, "signal": annotated.read_json("stats.json"),
             "dataset_rows": built.manifest().get("rows"), "heldout_prompts": len(heldout),
@@ -466,8 +476,9 @@ class Runner:
 
 def audit_flags(audit: dict) -> dict[str, Any]:
     """The audit's verdict per signal for report.json (the full table is in audit.json)."""
-    return {"bench": audit["bench"], "signals": {r["signal"]: {k: r.get(k) for k in ("auroc", "flags", "error")
-                                                               if r.get(k) is not None} for r in audit["signals"]}}
+    keys = ("auroc", "flags", "undecided", "error")
+    return {"bench": audit["bench"], "signals": {r["signal"]: {k: r.get(k) for k in keys if r.get(k) is not None}
+                                                 for r in audit["signals"]}}
 
 
 

@@ -129,7 +129,22 @@ class TrainConfig(_Strict):
     processes: int = Field(2, ge=1)  # launcher torchrun: processes on this machine (DDP; gloo on CPU)
     bf16: bool = False  # bf16 autocast (fp32 master weights): faster on CUDA and on CPUs with AMX
     group_by_length: bool = False  # batches of similar length: less padding when answer lengths vary
+    # experiment trackers, as TRL names them; alignkit's stage metrics go there too (tracking.py)
+    report_to: list[Literal["tensorboard", "wandb", "mlflow", "trackio"]] = []
     LATE_FIELDS: ClassVar[frozenset[str]] = frozenset({"bf16", "group_by_length"})
+
+    def key_view(self) -> dict[str, Any]:
+        """Where metrics are reported does not change the model: never part of a stage key."""
+        view = super().key_view()
+        view.pop("report_to")
+        return view
+
+    @field_validator("report_to", mode="before")
+    @classmethod
+    def _trackers(cls, value: Any) -> Any:
+        """One name or a list; "none" (TRL's word) or an empty list for none."""
+        value = [value] if isinstance(value, str) else value
+        return [v for v in value if v != "none"] if isinstance(value, list) else value
 
     @field_validator("group_by_length")
     @classmethod

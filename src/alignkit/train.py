@@ -32,7 +32,7 @@ def _common_args(cfg: TrainConfig, output_dir: Path, n_rows: int) -> dict[str, A
         save_strategy="steps",
         save_steps=max(10, n_rows // cfg.batch_size // 2),
         save_total_limit=1,
-        report_to="none",
+        report_to=cfg.report_to or "none",  # tracking.Tracker opened the trackers' runs and log dirs
         seed=cfg.seed,
         bf16=_bf16(cfg),
         # transformers refuses bf16 without a GPU unless told to run on the CPU

@@ -214,7 +214,10 @@ def audit_table(audit: dict) -> str:
             rows.append([f"<td>{_e(r['signal'])}</td>", f'<td colspan="9" class="muted">{why}</td>'])
             continue
         ci = r.get("auroc_ci95")
-        flags = "<br>".join(f'<span class="flag">{_e(f)}</span>' for f in r["flags"]) or "none"
+        flags = "<br>".join(f'<span class="flag">{_e(f)}</span>' for f in r["flags"])
+        if r.get("undecided"):  # not a flag: the probe was too small to decide
+            flags += ("<br>" if flags else "") + f'<span class="muted">{_e(r["undecided"])}</span>'
+        flags = flags or "none"
         rows.append([f"<td>{_e(r['signal'])}</td>", _td(r.get("scored")),
                      f'<td class="num">{_f(r.get("auroc"))}{f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else ""}</td>',
                      _td(r.get("pairwise_accuracy")), _td(r.get("calibration_error")), _td(r.get("repeat_agreement")),
@@ -309,6 +312,26 @@ def _items_section(items: dict[str, dict[str, list[dict]]]) -> str:
     return "<h2>Evaluation answers</h2>" + "".join(parts)
 
 
+def _provenance_section(report: dict) -> str:
+    """What produced the run: command, versions, git commit, hardware, seeds (report.json's provenance)."""
+    prov = report.get("provenance")
+    if not prov:
+        return ""
+    git = prov.get("git") or {}
+    hw = prov.get("hardware") or {}
+    rows = [["<td>command</td>", f"<td><code>{_e(prov.get('command'))}</code></td>"],
+            ["<td>versions</td>", "<td>" + ", ".join(f"{_e(k)} {_e(v or 'not installed')}"
+                                                     for k, v in (prov.get("versions") or {}).items()) + "</td>"],
+            ["<td>git commit</td>", f"<td><code>{_e(git.get('commit', 'not a git checkout'))}</code>"
+                                    f"{' (uncommitted changes)' if git.get('dirty') else ''}</td>"],
+            ["<td>hardware</td>", f"<td>{_e(hw.get('cpu'))}, {_e(hw.get('cores'))} cores, "
+                                  f"{_e(hw.get('memory_gb'))} GB; GPUs: {_e(', '.join(hw.get('gpus') or []) or 'none')}"
+                                  "</td>"],
+            ["<td>seeds</td>", f"<td><code>{_e(json.dumps(prov.get('seeds')))}</code></td>"],
+            ["<td>finished</td>", f"<td>{_e(prov.get('finished_utc'))}</td>"]]
+    return "<h2>Provenance</h2>" + _table(["", ""], rows)
+
+
 def render(report: dict, *, details: dict | None = None, audit: dict | None = None, groups: list[dict] | None = None,
            rows: list[dict] | None = None, items: dict | None = None, recipe_text: str | None = None) -> str:
     title = f"alignkit: {report.get('recipe') or 'evaluation'} — {report.get('model')}"
@@ -329,7 +352,7 @@ def render(report: dict, *, details: dict | None = None, audit: dict | None = No
         _iterations_section(report), audit_table(audit or {}),
         _dist_section(groups or [], signal), _groups_section(groups or []), _rows_section(rows or []),
         _items_section(items or {}),
-        f"<h2>Recipe</h2><pre>{_e(recipe_text)}</pre>" if recipe_text else "",
+        f"<h2>Recipe</h2><pre>{_e(recipe_text)}</pre>" if recipe_text else "", _provenance_section(report),
     ])
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>{_e(title)}</title><style>{_CSS}</style>"
             f"</head><body>{body}{_SCRIPT}</body></html>")

@@ -32,7 +32,7 @@ def _command(model, out):
             "--set", "generate.temperature=1.0",
             "--set", "build.min_score=0.0", "--set", "build.max_per_prompt=2", "--set", "train.epochs=1",
             "--set", "train.batch_size=2", "--set", "train.max_length=128", "--set", "evaluate.n=8",
-            "--set", "evaluate.max_new_tokens=8", "--set", "evaluate.budgets={}"]
+            "--set", "evaluate.max_new_tokens=8", "--set", "evaluate.budgets={}", "--set", "audit.n=8"]
 
 
 def _finish(cmd):

@@ -44,7 +44,7 @@ def test_small_run_on_the_embedded_model_end_to_end(tmp_path, embedded_dir):
     res = run_cli("run", str(REPO / "recipes" / "verifiable_instructions.yaml"), "--out", str(tmp_path),
                   "--set", "prompts.n=8", "--set", "generate.max_new_tokens=48", "--set", "train.epochs=1",
                   "--set", "evaluate.n=8", "--set", "evaluate.max_new_tokens=48",
-                  "--set", "evaluate.budgets={}", timeout=900)
+                  "--set", "evaluate.budgets={}", "--set", "audit.n=8", timeout=900)
     assert res.returncode == 0, res.stderr[-3000:]
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["benchmarks"]["ifeval_heldout"]["n"] == 8

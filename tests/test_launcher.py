@@ -18,7 +18,7 @@ def _recipe(model, *extra):
     return load_recipe(REPO / "recipes" / "verifiable_instructions.yaml", [
         f"model={model}", "prompts.n=8", "generate.n=2", "generate.max_new_tokens=8", "build.min_score=0.0",
         "build.max_per_prompt=2", "train.epochs=1", "train.batch_size=2", "train.max_length=128", "evaluate.n=2",
-        "evaluate.max_new_tokens=4", "evaluate.budgets={}", *extra])
+        "evaluate.max_new_tokens=4", "evaluate.budgets={}", "audit.n=8", *extra])
 
 
 def test_sft_trains_in_two_data_parallel_processes(tiny_model_dir, tmp_path):

@@ -15,7 +15,7 @@ def _recipe(model, *extra):
     return load_recipe(RECIPE, [
         f"model={model}", "prompts.n=6", "generate.n=2", "generate.max_new_tokens=8", "generate.shard_size=4",
         "build.min_score=0.0", "train.epochs=1", "train.batch_size=4", "train.max_length=128",
-        "evaluate.n=4", "evaluate.max_new_tokens=8", "evaluate.budgets={}", *extra,
+        "evaluate.n=4", "evaluate.max_new_tokens=8", "evaluate.budgets={}", "audit.n=8", *extra,
     ])
 
 

@@ -20,7 +20,7 @@ def _recipe(model, *extra):
     recipe = load_recipe(REPO / "recipes" / "verifiable_instructions.yaml", [
         f"model={model}", "prompts.n=10", "generate.n=2", "generate.max_new_tokens=8", "generate.shard_size=4",
         "generate.temperature=1.0", "train.method=none", "evaluate.n=2", "evaluate.max_new_tokens=4",
-        "evaluate.budgets={}", *extra])
+        "evaluate.budgets={}", "audit.n=8", *extra])
     recipe.signals.append(SignalConfig(name="pairwise_judge", params={"max_candidates": 2}))
     return recipe
 

@@ -132,3 +132,12 @@ def test_wandb_and_mlflow_offline_get_the_stage_metrics(tracker, tmp_path, monke
         assert summary["alignkit/benchmark/ifeval_heldout/delta"] == pytest.approx(0.1)
         assert summary["alignkit/signal/candidates"] == 8
         assert next(tmp_path.glob("wandb/offline-run-*/run-*.wandb")).stat().st_size > 0  # in the run directory
+
+
+def test_the_command_line_is_recorded_as_typed(monkeypatch):
+    from alignkit import provenance
+
+    monkeypatch.setattr("sys.argv", [str(REPO / "src/alignkit/__main__.py"), "demo", "--out", "runs/my demo"])
+    assert provenance._command_line() == "python -m alignkit demo --out 'runs/my demo'"
+    monkeypatch.setattr("sys.argv", ["/venv/bin/alignkit", "run", "r.yaml", "--set", "train.report_to=[wandb]"])
+    assert provenance._command_line() == "alignkit run r.yaml --set 'train.report_to=[wandb]'"

@@ -161,7 +161,9 @@ def _command(python: str, main: str, fds: tuple[int, int], limits: Limits, secco
             "--proc", "/proc", "--dev", "/dev",
             *[a for d in ("/tmp", "/dev/shm", "/work") for a in ("--perms", "1777", "--size", size, "--tmpfs", d)],
             "--chdir", "/work", *(["--seccomp", str(seccomp_fd)] if seccomp_fd is not None else []),
-            python, "-I", "-c", _child_source() + f"\n{main}()\n", str(fds[0]), str(fds[1])]
+            # the judge needs no site-packages (tests import the standard library): -S saves its startup
+            python, "-I", *(["-S"] if main == "judge_main" else []), "-c", _child_source() + f"\n{main}()\n",
+            str(fds[0]), str(fds[1])]
 
 
 def _rlimits(limits: Limits, nproc: bool):
@@ -198,11 +200,15 @@ class _Sandbox:
             os.close(info_w)
             if sfd is not None:
                 os.close(sfd)
+        self.init: int | None = None
+
+    def watch(self) -> None:
+        """Open a pidfd of the PID namespace's init (bwrap's first child) while it surely runs:
+        bwrap reports its pid on the info fd before it starts the program, and the program then
+        blocks on its stdin, which the host writes only after this call."""
         self.init = self._init_pidfd()
 
     def _init_pidfd(self) -> int | None:
-        """A pidfd of the PID namespace's init (bwrap's first child), opened while it surely runs:
-        bwrap reports its pid on the info fd before it starts the program."""
         info = b""
         while not info.endswith(b"}\n"):
             chunk = os.read(self.info_r, 4096)  # bwrap writes it within milliseconds, or exits (EOF)
@@ -210,6 +216,7 @@ class _Sandbox:
                 break
             info += chunk
         os.close(self.info_r)
+        self.info_r = -1
         m = re.search(rb'"child-pid"\s*:\s*(\d+)', info)
         try:
             return os.pidfd_open(int(m.group(1))) if m else None
@@ -220,6 +227,9 @@ class _Sandbox:
         """SIGKILL the namespace's init: the kernel kills every process in the namespace, and
         the init's exit (which the pidfd reports) comes after theirs and after its mounts are
         gone. Then bwrap's process group."""
+        if self.info_r >= 0:
+            os.close(self.info_r)
+            self.info_r = -1
         if self.init is not None:
             try:
                 signal.pidfd_send_signal(self.init, signal.SIGKILL)
@@ -267,6 +277,8 @@ def run_tests(code: str, tests: list[str], limits: Limits | None = None, *, prel
         finally:
             for fd in (calls_r, calls_w, replies_r, replies_w):
                 os.close(fd)
+        cand.watch()
+        judge.watch()
         # JSON with ASCII escapes: a lone surrogate in the code travels (and fails to compile inside)
         feeder = threading.Thread(target=_feed, args=(cand.proc.stdin, json.dumps(prelude + code).encode() + b"\n"),
                                   daemon=True)

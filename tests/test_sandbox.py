@@ -146,6 +146,9 @@ ATTACKS = [
     ("str subclass with __eq__ always True", "class S(str):\n    def __eq__(self, o):\n        return True\n"
      "    __hash__ = str.__hash__\ndef f(*a):\n    return S('0')\n", None),
     ("list containing an always-equal object", ALWAYS + "def f(*a):\n    return [A()]\n", None),
+    ("always-equal object behind shadowed type, isinstance, repr, str", ALWAYS + "def type(x):\n    return int\n"
+     "def isinstance(x, t):\n    return True\ndef repr(x):\n    return A()\nstr = repr\ndef f(*a):\n    return A()\n",
+     None),
     ("shadow repr", "def repr(x):\n    return repr.__defaults__\ndef f(*a):\n    return 0\n", None),
     ("shadow isinstance, type, str", "def isinstance(*a):\n    return True\nclass type:\n"
      "    def __init__(self, x):\n        pass\n    def __eq__(self, o):\n        return True\n"
@@ -191,6 +194,9 @@ ATTACKS = [
      "        time.sleep(0.001)\nthreading.Thread(target=spam, daemon=True).start()\n"
      "def f(*a):\n    return 0\n", None),
     ("read host processes' command lines", PROC_SCAN, lambda r: "pytest" not in r.stdout),
+    ("a helper the tests call, defined to agree", "def isclose(*a, **k):\n    return True\ndef f(*a):\n    return 0\n",
+     "helpers"),
+    ("a standard module under another's name", "import unittest.mock as math\ndef f(*a):\n    return 0\n", "helpers"),
     ("redefine a trusted helper", "def poly(xs, x):\n    return 0\ndef root(xs):\n    return 0.0\n", "prelude"),
     ("remember the helper's input", "seen = []\ndef poly(xs, x):\n    seen.append(xs)\n    return 0\n"
      "def root(xs):\n    return 0.0\n", "prelude"),
@@ -212,7 +218,7 @@ ATTACKS = [
     ("new user namespace", "import os\nos.unshare(os.CLONE_NEWUSER)\nos.setuid(0)\n", None),
     ("ptrace the parent", "import ctypes\nassert ctypes.CDLL(None).ptrace(16, 1, 0, 0) == 0\n", None),
     ("connect to an abstract unix socket on the host", "import socket\ns = socket.socket(socket.AF_UNIX)\n"
-     "s.connect(b'\\0alignkit-canary')\n", None),
+     "s.connect(b'\\0ABSTRACT')\n", None),
     ("signal every pid", "import os, signal\nfor p in range(1, 100000):\n    try:\n"
      "        os.kill(p, signal.SIGKILL if p != os.getpid() else 0)\n    except OSError:\n        pass\n", None),
     ("stop everything", "import os, signal\nos.kill(-1, signal.SIGSTOP)\ndef f(*a):\n    return 0\n", None),
@@ -272,7 +278,8 @@ def canary():
     """A loopback TCP server and an abstract unix socket on the host that record any connection."""
     servers = [socket.socket(), socket.socket(socket.AF_UNIX)]
     servers[0].bind(("127.0.0.1", 0))
-    servers[1].bind(b"\0alignkit-canary")
+    name = f"alignkit-canary-{secrets.token_hex(8)}"
+    servers[1].bind(b"\0" + name.encode())
     hits, stop = [], threading.Event()
 
     def serve(srv):
@@ -287,7 +294,7 @@ def canary():
     threads = [threading.Thread(target=serve, args=(s,), daemon=True) for s in servers]
     for t in threads:
         t.start()
-    yield servers[0].getsockname()[1], hits
+    yield servers[0].getsockname()[1], name, hits
     stop.set()
     for t in threads:
         t.join()
@@ -302,7 +309,7 @@ def _sysv() -> list[str]:
 @needs_sandbox
 @pytest.mark.parametrize("name, code, check", ATTACKS, ids=[a[0] for a in ATTACKS])
 def test_hostile_program_is_contained(name, code, check, canary, monkeypatch, tmp_path):
-    port, hits = canary
+    port, abstract, hits = canary
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the host keeps the run's files
     monkeypatch.setenv("ALIGNKIT_TEST_SECRET", SECRET)
     for p in HOST_FILES:
@@ -313,8 +320,12 @@ def test_hostile_program_is_contained(name, code, check, canary, monkeypatch, tm
     if check == "prelude":  # the tests use the task's trusted helper, which the program redefines
         r = run_tests(code, POLY_TESTS, FAST, prelude=PRELUDE, entry_point="root")
         check = None
+    elif check == "helpers":  # tests that lean on a helper or module the code also defines
+        tests = [f"assert isclose(f(7), {x})", f"assert math.isclose(f(7), {x})"] + _tests(x)
+        r = run_tests(code, tests, FAST, entry_point="f" if "isclose" in code else None)
+        check = None
     else:
-        r = run_tests(code.replace("PORT", str(port)), _tests(x), FAST)
+        r = run_tests(code.replace("PORT", str(port)).replace("ABSTRACT", abstract), _tests(x), FAST)
     assert r.status != "passed" and r.passed == 0, (r.status, r.passed, r.stdout[-300:], r.stderr[-300:])
     assert time.time() - t0 < FAST.timeout + 1.0  # the time limit holds within a second
     assert not hits, "a connection reached the host's loopback server or abstract socket"

@@ -257,9 +257,9 @@ def _feed(pipe, data: bytes) -> None:
 def run_tests(code: str, tests: list[str], limits: Limits | None = None, *, prelude: str = "",
               entry_point: str | None = None) -> Result:
     """Run `prelude + code`, then each test snippet (e.g. "assert add(1, 2) == 3") against the
-    names it defines. `prelude` (e.g. HumanEval's prompt) is trusted: the judge runs its own
-    copy, so the tests use its helpers, not the candidate's; with `entry_point` set, that one
-    name comes from the candidate."""
+    names it defines. With `entry_point` set, that is the only name the tests get from the
+    code. `prelude` (e.g. HumanEval's prompt) is trusted: the judge runs its own copy, so the
+    tests use its helpers, not the code's."""
     check_available()
     limits = limits or Limits()
     python = interpreter()
@@ -298,6 +298,10 @@ def run_tests(code: str, tests: list[str], limits: Limits | None = None, *, prel
         result = Result("error", returncode=cand.proc.returncode, seconds=seconds,
                         stdout=_head(out, limits.output_bytes), stderr=_head(err, limits.output_bytes))
         judge_err = _head(jerr, 2000)
+    from alignkit.sandbox_seccomp import seccomp_filter
+
+    if seccomp_filter() is None:
+        result.notes.append("no seccomp filter (pyseccomp or libseccomp missing): namespaces and limits only")
     if timed_out:
         result.status = "timeout"
         return result

@@ -232,17 +232,20 @@ def judge_main():
         prelude, entry = spec.get("prelude") or "", spec.get("entry_point")
         if prelude:  # trusted helpers (HumanEval's poly, encode_cyclic): the judge's own copies
             exec(compile(prelude, "prelude", "exec"), namespace)
-        trusted = {n for n in namespace if n != entry} if prelude and entry else set()
-        # and builtins: a program defining `repr`, `isinstance` or `type` changes them in its
-        # own process only (unless the task's function has a builtin's name)
-        trusted |= {n for n in dir(builtins) if n != entry}
+        # builtins stay the judge's: a program defining `repr`, `isinstance` or `type` changes
+        # them in its own process only (unless the task's function has a builtin's name)
+        trusted = {n for n in dir(builtins) if n != entry}
         for name, kind in names.items():
             if type(name) is not str or name.startswith("__") or name in trusted:
+                continue
+            if entry and name != entry:  # a named task: the tests get the function, no helper of the code's
                 continue
             if kind == "call":
                 namespace[name] = Proxy(name)
             elif type(kind) is dict and type(kind.get("module")) is str:
-                if kind["module"].partition(".")[0] not in getattr(sys, "stdlib_module_names", ()):
+                mod = kind["module"]  # only under its own name: `math` cannot be unittest.mock
+                if name not in (mod, mod.rpartition(".")[2]) or \
+                        mod.partition(".")[0] not in getattr(sys, "stdlib_module_names", ()):
                     continue
                 try:
                     namespace[name] = importlib.import_module(kind["module"])

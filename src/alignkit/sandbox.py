@@ -123,8 +123,9 @@ def interpreter() -> str:
     throwaway user can run it (not under /root), else the system's."""
     if os.environ.get("ALIGNKIT_SANDBOX_PYTHON"):
         return os.environ["ALIGNKIT_SANDBOX_PYTHON"]
-    candidates = (sys.executable, "/usr/bin/python3") if os.geteuid() != 0 else ()
-    for candidate in (*candidates, sys.executable, "/usr/bin/python3", "/usr/local/bin/python3"):
+    if os.geteuid() != 0:  # the sandbox runs as this user: whatever it may run
+        return sys.executable
+    for candidate in (sys.executable, "/usr/bin/python3", "/usr/local/bin/python3"):
         if _world_runnable(candidate):
             return candidate
     raise AlignkitError("no Python interpreter the sandbox user may run (this one lives under a private "

@@ -11,7 +11,7 @@ discovers the signal modules without importing them by name.
 Layers, lowest first; a module may import from its own layer or a lower one:
 
     core      types, errors, the root package (the vocabulary: Prompt, Group, Candidate, Annotation)
-    models    models/ (backends behind one protocol), sandbox (runs model-written code)
+    models    models/ (backends behind one protocol), sandbox, sandbox_child, sandbox_seccomp (run model-written code)
     data      data/ (prompt sources, the run store), and the deterministic checkers that data/ and
               evaluate/ share but that still live in signals/: constraints (IFEval's checkers),
               repairs, answers. Issue 21 item 3 moves them to a lower package; until then they
@@ -48,7 +48,7 @@ PACKAGE = "alignkit"
 
 LAYERS: list[tuple[str, list[str]]] = [
     ("core", ["", "types", "errors"]),  # "" is the root package, alignkit/__init__.py
-    ("models", ["models", "sandbox"]),
+    ("models", ["models", "sandbox", "sandbox_child", "sandbox_seccomp"]),
     ("data", ["data", "signals.constraints", "signals.repairs", "signals.answers"]),
     ("signals", ["signals"]),
     ("build", ["build"]),

@@ -38,4 +38,11 @@ if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 &
     || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; } \
     || echo "note: could not install chromium; the browser test of the HTML report will not run"
 fi
+# bubblewrap: the sandbox that runs model-written code (sandbox.py) needs it; without it code execution stops
+# with a clear error.
+if ! command -v bwrap >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q bubblewrap >/dev/null \
+    || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q bubblewrap >/dev/null; } \
+    || echo "note: could not install bubblewrap; code execution (code_execution, functions_heldout, humaneval) will not run"
+fi
 echo "alignkit is set up in $("$PY" -c 'import sys; print(sys.prefix)')."

@@ -35,7 +35,7 @@ def test_code_execution_scores_the_fraction_of_tests_passed_in_the_sandbox():
         "```python\nimport os\nos._exit(0)\n```",
         "```python\nwhile True:\n    pass\n```",
     )])
-    signal = get_signal("code_execution")(timeout=1)
+    signal = get_signal("code_execution")(timeout=2)  # two sandboxed interpreters start per run
     signal.annotate([group])
     scores = [c.value("code_execution") for c in group.candidates]
     statuses = [c.value("code_execution.status") for c in group.candidates]

@@ -1,64 +1,39 @@
-"""Runs untrusted, model-written Python code: a separate process under its own throwaway
-user id, in its own empty temp directory, with no network, CPU/memory/file-size/process/
-open-file limits, a wall-clock timeout and capped output. See docs/reliability.md for
-what it does not protect against.
+"""Runs untrusted, model-written Python code against unit tests, in two bubblewrap
+sandboxes: a candidate process that runs the code and answers calls, and a judge process
+that runs the tests and calls into the candidate through a pipe, exchanging plain data
+(see sandbox_child.py). The candidate never sees a test and cannot reach the judge, so its
+only way to pass is to return the right values. See docs/reliability.md.
 
-Verdicts come from a harness that runs each test after the candidate code and reports
-through a line carrying a per-run random nonce, so a program that exits early with
-status 0, prints "passed" or patches the test machinery does not pass.
-
-Isolation needs root (to switch to the throwaway uid and unshare the network namespace);
-without root the sandbox still applies the resource limits, timeout and temp directory,
-and `isolation()` says what is missing.
+Each sandbox (bwrap): new user, PID, IPC, network, UTS and cgroup namespaces, no_new_privs,
+a seccomp filter (sandbox_seccomp.py), only /usr (read-only) and size-capped tmpfs
+(/work, /tmp, /dev/shm) in its file system, its own throwaway uid when the host is root,
+CPU/memory/file-size/process/open-file limits, a wall-clock timeout and capped output.
+Nothing it creates lives on the host's disk or in the host's IPC namespace: when the run
+ends, its namespaces, tmpfs and processes are gone.
 """
 
 from __future__ import annotations
 
-import ctypes
+import functools
 import json
 import os
+import re
 import resource
 import secrets
+import select
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-CLONE_NEWNET, CLONE_NEWNS = 0x40000000, 0x00020000
-MS_NOSUID, MS_NODEV, MS_REC, MS_PRIVATE = 2, 4, 16384, 1 << 18
-# world-writable places, covered inside the sandbox by an empty tmpfs it cannot write to
-SHARED_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")
-UID_BASE, UID_SPAN = 200_000, 50_000  # throwaway uids: one per run, so limits and clean-up are per run
+from alignkit.errors import AlignkitError
 
-HARNESS = r'''
-import json, os, sys
-def _main(exec=exec, compile=compile, open=open, len=len, int=int, BaseException=BaseException,
-          dumps=json.dumps, loads=json.loads, read=os.read, fdopen=os.fdopen, dup=os.dup, close=os.close):
-    # every name the harness needs is bound before the code runs: patching builtins, json or
-    # os from the code cannot change what the harness does or reports
-    fd = int(sys.argv[1])
-    report = fdopen(dup(fd), "w")  # our own copy: closing the inherited fd from the code does not blind us
-    nonce = read(0, 64).decode().strip()
-    code = open("solution.py").read()
-    tests = loads(open("tests.json").read())
-    close(fd)
-    namespace = {"__name__": "__main__"}
-    exec(compile(code, "solution.py", "exec"), namespace)
-    passed = 0
-    for test in tests:
-        try:
-            exec(compile(test, "test", "exec"), namespace)
-            passed += 1
-        except BaseException:
-            pass
-    report.write(nonce + " " + dumps({"passed": passed, "total": len(tests)}) + "\n")
-    report.flush()
-_main()
-'''
+UID_BASE, UID_SPAN = 200_000, 50_000  # throwaway uids (host is root): one per process, so limits are per run
 
 
 @dataclass
@@ -67,7 +42,8 @@ class Limits:
     cpu_seconds: int = 5
     memory_mb: int = 512  # address space
     file_mb: int = 8  # largest file it may write (its stdout/stderr included)
-    processes: int = 16  # processes its uid may have at once
+    disk_mb: int = 16  # each of its tmpfs mounts (/work, /tmp, /dev/shm)
+    processes: int = 16  # processes its uid may have at once (host is root)
     open_files: int = 64
     output_bytes: int = 16_384  # stdout/stderr kept
 
@@ -89,11 +65,46 @@ class Result:
         return self.passed / self.total if self.total and self.status in ("passed", "failed") else 0.0
 
 
+def bwrap() -> str | None:
+    """The bubblewrap binary (ALIGNKIT_BWRAP, else `bwrap` on PATH), None when there is none."""
+    return shutil.which(os.environ.get("ALIGNKIT_BWRAP", "bwrap"))
+
+
+@functools.lru_cache(maxsize=8)
+def _bwrap_works(path: str, uid: int | None) -> str:
+    """'' when bwrap can create the sandbox's namespaces here, else its error."""
+    try:
+        p = subprocess.run([path, "--unshare-all", "--unshare-user", "--disable-userns", *_fs_args("/bin/true"),
+                            "/bin/true"], capture_output=True, text=True, timeout=30,
+                           user=uid, group=uid, extra_groups=[] if uid is not None else None)
+    except (OSError, subprocess.SubprocessError) as e:
+        return str(e)
+    return "" if p.returncode == 0 else (p.stderr.strip() or f"exit status {p.returncode}")
+
+
 def isolation() -> dict[str, bool]:
-    """Which protections this host can apply: all need root (to drop to a throwaway uid and to
-    create network and mount namespaces)."""
-    root = os.geteuid() == 0
-    return {"uid": root, "network": root, "filesystem": root}
+    """Which protections this host applies: namespaces (bwrap), a throwaway uid (root only)
+    and a seccomp filter."""
+    from alignkit.sandbox_seccomp import seccomp_filter
+
+    path = bwrap()
+    ns = bool(path) and not _bwrap_works(path, UID_BASE if os.geteuid() == 0 else None)
+    return {"namespaces": ns, "uid": os.geteuid() == 0, "seccomp": seccomp_filter() is not None}
+
+
+def check_available() -> None:
+    """Raise a clear error when the sandbox cannot run on this host."""
+    path = bwrap()
+    if not path:
+        raise AlignkitError("bubblewrap (bwrap) is not installed; model-written code runs only inside it",
+                            where="sandbox", fix="apt-get install bubblewrap (scripts/setup.sh does it as root), "
+                            "or set ALIGNKIT_BWRAP to the bwrap binary")
+    why = _bwrap_works(path, UID_BASE if os.geteuid() == 0 else None)
+    if why:
+        raise AlignkitError(f"bubblewrap cannot create the sandbox's namespaces here ({why})", where="sandbox",
+                            fix="allow unprivileged user namespaces (sysctl user.max_user_namespaces > 0, "
+                            "kernel.unprivileged_userns_clone=1, kernel.apparmor_restrict_unprivileged_userns=0) "
+                            "or run in a container started with them allowed")
 
 
 def _world_runnable(path: str) -> bool:
@@ -112,166 +123,202 @@ def interpreter() -> str:
     throwaway user can run it (not under /root), else the system's."""
     if os.environ.get("ALIGNKIT_SANDBOX_PYTHON"):
         return os.environ["ALIGNKIT_SANDBOX_PYTHON"]
-    if os.geteuid() != 0:
+    if os.geteuid() != 0:  # the sandbox runs as this user: whatever it may run
         return sys.executable
     for candidate in (sys.executable, "/usr/bin/python3", "/usr/local/bin/python3"):
         if _world_runnable(candidate):
             return candidate
-    from alignkit.errors import AlignkitError
-
     raise AlignkitError("no Python interpreter the sandbox user may run (this one lives under a private "
                         "directory)", where="sandbox", fix="install a system python3 or set "
                         "ALIGNKIT_SANDBOX_PYTHON to an interpreter outside /root")
 
 
-def _base_dir() -> str | None:
-    """Sandbox directories live outside /tmp (which the sandbox covers); None: the default temp dir."""
-    if os.geteuid() != 0:
-        return None
-    base = Path(os.environ.get("ALIGNKIT_SANDBOX_DIR", "/var/lib/alignkit-sandbox"))
-    base.mkdir(parents=True, exist_ok=True)
-    os.chmod(base, 0o711)  # enterable, not listable
-    return str(base)
+def _fs_args(python: str) -> list[str]:
+    """Read-only /usr (and the merged-/usr links), plus the interpreter's installation when it
+    lives elsewhere; nothing else of the host's file system."""
+    args = ["--ro-bind", "/usr", "/usr"]
+    for d in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+        if os.path.islink(d):
+            args += ["--symlink", os.readlink(d), d]
+        elif os.path.isdir(d):
+            args += ["--ro-bind", d, d]
+    for p in {Path(python).parent.parent, Path(python).resolve().parent.parent}:
+        if p != Path("/") and not str(p).startswith("/usr"):
+            args += ["--ro-bind", str(p), str(p)]
+    return args
 
 
-def _namespaces() -> None:
-    """New network namespace (no interfaces up, loopback included) and mount namespace where
-    every world-writable directory is an empty, root-owned tmpfs."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.unshare(CLONE_NEWNET | CLONE_NEWNS) != 0:
-        os._exit(121)
-    if libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None) != 0:
-        os._exit(122)
-    for d in SHARED_WRITABLE:
-        if os.path.isdir(d) and libc.mount(b"tmpfs", d.encode(), b"tmpfs", MS_NOSUID | MS_NODEV,
-                                           b"size=64k,mode=0755") != 0:
-            os._exit(123)
+@functools.lru_cache(maxsize=1)
+def _child_source() -> str:
+    return (Path(__file__).with_name("sandbox_child.py")).read_text()
 
 
-def _preexec(uid: int, limits: Limits, isolate: bool):
+def _command(python: str, main: str, fds: tuple[int, int], limits: Limits, seccomp_fd: int | None,
+             info_fd: int) -> list[str]:
+    size = str(limits.disk_mb * 2**20)
+    return [bwrap(), "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session",
+            "--info-fd", str(info_fd), "--clearenv", "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/work",
+            "--setenv", "LANG", "C.UTF-8", "--setenv", "PYTHONDONTWRITEBYTECODE", "1", *_fs_args(python),
+            "--proc", "/proc", "--dev", "/dev",
+            *[a for d in ("/tmp", "/dev/shm", "/work") for a in ("--perms", "1777", "--size", size, "--tmpfs", d)],
+            "--chdir", "/work", *(["--seccomp", str(seccomp_fd)] if seccomp_fd is not None else []),
+            # the judge needs no site-packages (tests import the standard library): -S saves its startup
+            python, "-I", *(["-S"] if main == "judge_main" else []), "-c", _child_source() + f"\n{main}()\n",
+            str(fds[0]), str(fds[1])]
+
+
+def _rlimits(limits: Limits, nproc: bool):
     def setup() -> None:
-        os.setsid()  # its own process group, killed as one
-        if isolate:
-            _namespaces()
         for res, value in ((resource.RLIMIT_CPU, limits.cpu_seconds),
                            (resource.RLIMIT_AS, limits.memory_mb * 2**20),
                            (resource.RLIMIT_FSIZE, limits.file_mb * 2**20),
                            (resource.RLIMIT_NOFILE, limits.open_files),
                            (resource.RLIMIT_CORE, 0)):
             resource.setrlimit(res, (value, value))
-        if os.geteuid() == 0:
+        if nproc:  # counted per uid: only meaningful for a throwaway uid
             resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
-            os.setgroups([])
-            os.setgid(uid)
-            os.setuid(uid)  # from here on: no root, no access to other users' files, no signals to them
 
     return setup
 
 
-def _kill_uid(uid: int) -> None:
-    """Kill every process the throwaway uid owns (double-forked, setsid'd escapees included):
-    a helper becomes that uid and sends SIGKILL to -1, which reaches exactly its processes."""
-    if os.geteuid() != 0:
-        return
-    pid = os.fork()
-    if pid == 0:
+class _Sandbox:
+    """One bwrap process: started, then killed with everything in its PID namespace."""
+
+    def __init__(self, python: str, main: str, fds: tuple[int, int], limits: Limits, stdout, stderr):
+        from alignkit.sandbox_seccomp import seccomp_fd
+
+        root = os.geteuid() == 0
+        uid = UID_BASE + secrets.randbelow(UID_SPAN) if root else None
+        self.info_r, info_w = os.pipe()
+        sfd = seccomp_fd()
+        keep = (*fds, info_w, *([sfd] if sfd is not None else []))
         try:
-            os.setgid(uid)
-            os.setuid(uid)
-            for _ in range(10_000):  # a fork bomb forks while we kill: repeat until none is left
-                try:
-                    os.kill(-1, signal.SIGKILL)
-                except ProcessLookupError:
-                    break
+            self.proc = subprocess.Popen(
+                _command(python, main, fds, limits, sfd, info_w), stdin=subprocess.PIPE, stdout=stdout,
+                stderr=stderr, pass_fds=keep, close_fds=True, start_new_session=True, env={"PATH": "/usr/bin:/bin"},
+                user=uid, group=uid, extra_groups=[] if root else None, preexec_fn=_rlimits(limits, root))
         finally:
-            os._exit(0)
-    os.waitpid(pid, 0)
+            os.close(info_w)
+            if sfd is not None:
+                os.close(sfd)
+        self.init: int | None = None
 
+    def watch(self) -> None:
+        """Open a pidfd of the PID namespace's init (bwrap's first child) while it surely runs:
+        bwrap reports its pid on the info fd before it starts the program, and the program then
+        blocks on its stdin, which the host writes only after this call."""
+        self.init = self._init_pidfd()
 
-def run_tests(code: str, tests: list[str], limits: Limits | None = None) -> Result:
-    """Run `code`, then each test snippet (e.g. "assert add(1, 2) == 3") in its namespace."""
-    limits = limits or Limits()
-    root = Path(tempfile.mkdtemp(prefix="run-", dir=_base_dir()))
-    work, private = root / "work", root / "private"
-    work.mkdir()
-    private.mkdir(mode=0o700)  # output files and the report pipe live where the code cannot look
-    (work / "solution.py").write_text(code)
-    (work / "tests.json").write_text(json.dumps(tests))
-    (work / "harness.py").write_text(HARNESS)
-    uid = UID_BASE + secrets.randbelow(UID_SPAN)
-    iso = isolation()
-    if iso["uid"]:
-        os.chmod(root, 0o711)  # root-owned: it may pass through to work/, not write here or look in private/
-        for p in [work, *work.iterdir()]:
-            os.chown(p, uid, uid)
-    nonce = secrets.token_hex(16)
-    read_end, write_end = os.pipe()
-    os.set_inheritable(write_end, True)
-    out_path, err_path = private / "stdout", private / "stderr"
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(work), "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"}
-    t0 = time.time()
-    notes = [f"no {k} isolation on this host" for k, ok in iso.items() if not ok]
-    with open(out_path, "wb") as out, open(err_path, "wb") as err:
-        proc = subprocess.Popen([interpreter(), "-I", "harness.py", str(write_end)], cwd=work, env=env,
-                                stdin=subprocess.PIPE, stdout=out, stderr=err, pass_fds=(write_end,),
-                                preexec_fn=_preexec(uid, limits, iso["network"]), close_fds=True)
-    os.close(write_end)
-    try:
-        proc.stdin.write(nonce.encode() + b"\n")
-        proc.stdin.close()
-    except (BrokenPipeError, OSError):
-        pass
-    timed_out = False
-    report = b""
-    os.set_blocking(read_end, False)
-    while True:
+    def _init_pidfd(self) -> int | None:
+        info = b""
+        while not info.endswith(b"}\n"):
+            chunk = os.read(self.info_r, 4096)  # bwrap writes it within milliseconds, or exits (EOF)
+            if not chunk:
+                break
+            info += chunk
+        os.close(self.info_r)
+        self.info_r = -1
+        m = re.search(rb'"child-pid"\s*:\s*(\d+)', info)
         try:
-            chunk = os.read(read_end, 4096)
-            report += chunk[: 4096 - len(report)]
-        except BlockingIOError:
+            return os.pidfd_open(int(m.group(1))) if m else None
+        except (OSError, AttributeError):
+            return None
+
+    def kill(self) -> None:
+        """SIGKILL the namespace's init: the kernel kills every process in the namespace, and
+        the init's exit (which the pidfd reports) comes after theirs and after its mounts are
+        gone. Then bwrap's process group."""
+        if self.info_r >= 0:
+            os.close(self.info_r)
+            self.info_r = -1
+        if self.init is not None:
+            try:
+                signal.pidfd_send_signal(self.init, signal.SIGKILL)
+            except OSError:  # already gone
+                pass
+            poller = select.poll()
+            poller.register(self.init, select.POLLIN)
+            poller.poll(10_000)
+            os.close(self.init)
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
             pass
-        if proc.poll() is not None:
-            break
-        if time.time() - t0 > limits.timeout:
+        self.proc.wait()
+
+
+def _feed(pipe, data: bytes) -> None:
+    try:
+        pipe.write(data)
+        pipe.close()
+    except (BrokenPipeError, OSError, ValueError):
+        pass
+
+
+def run_tests(code: str, tests: list[str], limits: Limits | None = None, *, prelude: str = "",
+              entry_point: str | None = None) -> Result:
+    """Run `prelude + code`, then each test snippet (e.g. "assert add(1, 2) == 3") against the
+    names it defines. With `entry_point` set, that is the only name the tests get from the
+    code. `prelude` (e.g. HumanEval's prompt) is trusted: the judge runs its own copy, so the
+    tests use its helpers, not the code's."""
+    check_available()
+    limits = limits or Limits()
+    python = interpreter()
+    t0 = time.time()
+    calls_r, calls_w = os.pipe()  # judge -> candidate
+    replies_r, replies_w = os.pipe()  # candidate -> judge
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, tempfile.TemporaryFile() as jerr:
+        try:
+            cand = _Sandbox(python, "candidate_main", (calls_r, replies_w), limits, out, err)
+            try:
+                judge = _Sandbox(python, "judge_main", (replies_r, calls_w), limits, subprocess.PIPE, jerr)
+            except BaseException:
+                cand.kill()
+                raise
+        finally:
+            for fd in (calls_r, calls_w, replies_r, replies_w):
+                os.close(fd)
+        cand.watch()
+        judge.watch()
+        # JSON with ASCII escapes: a lone surrogate in the code travels (and fails to compile inside)
+        feeder = threading.Thread(target=_feed, args=(cand.proc.stdin, json.dumps(prelude + code).encode() + b"\n"),
+                                  daemon=True)
+        feeder.start()
+        spec = json.dumps({"tests": tests, "prelude": prelude, "entry_point": entry_point}).encode() + b"\n"
+        timed_out, verdict = False, b""
+        try:
+            verdict, _ = judge.proc.communicate(spec, timeout=max(0.0, limits.timeout - (time.time() - t0)))
+        except subprocess.TimeoutExpired:
             timed_out = True
-            break
-        time.sleep(0.01)
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    _kill_uid(uid)  # and anything that left the process group
-    proc.wait()
-    try:
-        report += os.read(read_end, 4096)
-    except (BlockingIOError, OSError):
-        pass
-    os.close(read_end)
-    seconds = time.time() - t0
-    result = Result("error", returncode=proc.returncode, seconds=seconds, notes=notes,
-                    stdout=_head(out_path, limits.output_bytes), stderr=_head(err_path, limits.output_bytes))
-    shutil.rmtree(root, ignore_errors=True)
+        finally:
+            cand.kill()
+            judge.kill()
+            if judge.proc.stdout:
+                judge.proc.stdout.close()
+        seconds = time.time() - t0
+        result = Result("error", returncode=cand.proc.returncode, seconds=seconds,
+                        stdout=_head(out, limits.output_bytes), stderr=_head(err, limits.output_bytes))
+        judge_err = _head(jerr, 2000)
+    from alignkit.sandbox_seccomp import seccomp_filter
+
+    if seccomp_filter() is None:
+        result.notes.append("no seccomp filter (pyseccomp or libseccomp missing): namespaces and limits only")
     if timed_out:
         result.status = "timeout"
         return result
-    verdict = _verdict(report.decode(errors="replace"), nonce)
-    if verdict is not None:
-        result.passed, result.total = verdict
-        result.status = "passed" if result.total and result.passed == result.total else "failed"
+    try:
+        v = json.loads(verdict[:4096])
+        passed, total, lost = int(v["passed"]), int(v["total"]), bool(v["lost"])
+    except (ValueError, KeyError, TypeError):
+        result.notes.append("the judge gave no verdict" + (f": {judge_err.strip()[-500:]}" if judge_err else ""))
+        return result
+    if lost:  # the candidate exited, crashed or broke the protocol before the tests were done
+        return result
+    result.passed, result.total = passed, total
+    result.status = "passed" if total and passed == total else "failed"
     return result
 
 
-def _verdict(report: str, nonce: str) -> tuple[int, int] | None:
-    lines = [ln for ln in report.splitlines() if ln.startswith(nonce + " ")]
-    if len(lines) != 1:
-        return None
-    try:
-        data = json.loads(lines[0][len(nonce) + 1 :])
-        return int(data["passed"]), int(data["total"])
-    except (ValueError, KeyError, TypeError):
-        return None
-
-
-def _head(path: Path, limit: int) -> str:
-    with open(path, "rb") as f:
-        return f.read(limit).decode(errors="replace")
+def _head(f, limit: int) -> str:
+    f.seek(0)
+    return f.read(limit).decode(errors="replace")

@@ -122,8 +122,8 @@ def _code_score(prompt: Prompt, response: str) -> float:
     from alignkit.sandbox import run_tests
     from alignkit.signals.environment import extract_code
 
-    return float(run_tests(prompt.meta.get("prelude", "") + extract_code(response), prompt.meta["tests"]).status
-                 == "passed")
+    return float(run_tests(extract_code(response), prompt.meta["tests"], prelude=prompt.meta.get("prelude", ""),
+                           entry_point=prompt.meta.get("entry_point")).status == "passed")
 
 
 # Ground truth a prompt can carry in its meta, and the scorer that reads it (the audit's

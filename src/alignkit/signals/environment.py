@@ -200,7 +200,8 @@ class CodeExecution(Signal):
     description = (
         "Runs each candidate's code (its first ```python block) against the prompt's unit tests "
         "(meta.tests: assert statements; meta.prelude: code prepended, e.g. HumanEval's prompt) inside the "
-        "sandbox: own uid, no network, CPU/memory/file/process limits, timeout. Score: the fraction of tests "
+        "sandbox (bubblewrap: the tests run in a separate judge process the code cannot reach; own namespaces and "
+        "uid, no network, CPU/memory/file/process limits, timeout). Score: the fraction of tests "
         "passed; `code_execution.status` says passed / failed / timeout / error. Params: timeout (s, default 5), "
         "memory_mb (512), workers (parallel sandboxes, default the CPU count)."
     )
@@ -220,11 +221,12 @@ class CodeExecution(Signal):
 
         limits = Limits(timeout=float(self.p.timeout), cpu_seconds=int(self.p.timeout) + 1, memory_mb=self.p.memory_mb)
         jobs = [(g, c) for g in groups for c in g.candidates if g.prompt.meta.get("tests")]
-        programs = [g.prompt.meta.get("prelude", "") + extract_code(c.text) for g, c in jobs]
         workers = self.p.workers or os.cpu_count() or 1
         with ThreadPoolExecutor(max_workers=workers) as pool:  # each run is its own process
-            results = list(pool.map(lambda job: run_tests(job[0], job[1], limits),
-                                    [(p, g.prompt.meta["tests"]) for p, (g, _) in zip(programs, jobs)]))
+            results = list(pool.map(lambda job: run_tests(
+                extract_code(job[1].text), job[0].prompt.meta["tests"], limits,
+                prelude=job[0].prompt.meta.get("prelude", ""), entry_point=job[0].prompt.meta.get("entry_point")),
+                jobs))
         prov = {"signal": self.name, "sandbox": "alignkit.sandbox", "timeout": limits.timeout}
         for (_, cand), r in zip(jobs, results):
             why = f"{r.passed}/{r.total} tests passed" if r.status in ("passed", "failed") else r.status

@@ -19,6 +19,8 @@ from starlette.routing import Route
 from alignkit.serve.api import MAX_BODY, ApiError, ChatRequest, error_payload, parse_json, parse_request
 from alignkit.serve.batcher import Batcher, Busy, Job
 
+PREFIX_CHARS = 32  # characters per context position counted before a long prompt is refused
+
 
 def context_length(backend) -> int | None:
     """Positions the model can attend to: its config's, else the tokenizer's when it is real."""
@@ -38,9 +40,10 @@ def _fit(req: ChatRequest, prompt_tokens: int, ctx: int | None) -> ChatRequest:
         return req
     want = req.sampling.max_new_tokens
     if prompt_tokens >= ctx or (req.max_tokens_given and prompt_tokens + want > ctx):
-        raise ApiError(400, f"this model's maximum context length is {ctx} tokens, but {prompt_tokens + want} were "
-                       f"requested ({prompt_tokens} in the messages, {want} in the completion); shorten the "
-                       "messages or lower max_tokens", "messages", "context_length_exceeded")
+        raise ApiError(400, f"this model's maximum context length is {ctx} tokens, but {prompt_tokens + want}"
+                       f"{' or more' if prompt_tokens >= ctx else ''} were requested ({prompt_tokens} in the "
+                       f"messages, {want} in the completion); shorten the messages or lower max_tokens",
+                       "messages", "context_length_exceeded")
     return replace(req, sampling=replace(req.sampling, max_new_tokens=min(want, ctx - prompt_tokens)))
 
 
@@ -54,12 +57,21 @@ class ChatService:
     def _tokens(self, text: str) -> int:
         return len(self.backend.tokenizer(text, add_special_tokens=False).input_ids)
 
+    def _prompt_tokens(self, text: str) -> int:
+        """The prompt's length in tokens; past the context, only a bounded prefix is counted (a 3 MB
+        prompt takes seconds to tokenize, and any count over the context is refused alike)."""
+        if self.ctx is not None and len(text) > PREFIX_CHARS * self.ctx:
+            head = self._tokens(text[: PREFIX_CHARS * self.ctx])
+            if head >= self.ctx:
+                return head
+        return self._tokens(text)
+
     def prepare(self, raw: bytes) -> tuple[Job, int]:
         """Parse, validate and size the request (in a worker thread: a 4 MB prompt takes a while
         to tokenize, and the event loop must keep serving)."""
         req = parse_request(parse_json(raw))
         text = self.backend._render(req.messages)
-        prompt_tokens = self._tokens(text)
+        prompt_tokens = self._prompt_tokens(text)
         req = _fit(req, prompt_tokens, self.ctx)
         return Job(req.messages, text, req.sampling, req.top_logprobs), prompt_tokens
 

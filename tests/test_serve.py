@@ -41,7 +41,9 @@ def exchange(server, raw: bytes, timeout: float = 30.0) -> tuple[int, dict, byte
         headers = {k.lower(): v for k, v in headers.items()}
         length = int(headers["content-length"])
         while len(rest) < length:
-            rest += s.recv(65536)
+            chunk = s.recv(65536)
+            assert chunk, "connection closed inside the response body"
+            rest += chunk
         body, after = rest[:length], rest[length:]
         if headers.get("connection") == "close":
             try:
@@ -96,6 +98,23 @@ CASES = {
     "1 MB prompt past the context": (chat(BIG_PROMPT), 400, "maximum context length is 1024"),
     "prompt + max_tokens past the context": (chat({"messages": CHAT, "max_tokens": 1020}), 400,
                                              "maximum context length is 1024"),
+    "Content-Length with a plus sign": (head("Content-Length: +2\r\n") + b"{}", 400, "Content-Length"),
+    "5,000-digit Content-Length": (head("Content-Length: " + "9" * 5000 + "\r\n") + b"{}", 400, "Content-Length"),
+    "Transfer-Encoding gzip": (head("Transfer-Encoding: gzip\r\n") + b"xx", 400, "Transfer-Encoding"),
+    "no Host header": (b"POST /v1/chat/completions HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}", 400, "Host"),
+    "HTTP/1.0, no Content-Length, body follows": (b"POST /v1/chat/completions HTTP/1.0\r\n\r\n"
+                                                  + json.dumps(GOOD).encode(), 411, "Content-Length"),
+    "NUL in a header": (head("X-A: a\x00b\r\nContent-Length: 2\r\n") + b"{}", 400, "malformed"),
+    "object nested 50,000 deep": (chat(b'{"messages": ' + b'{"a":' * 50_000 + b"1" + b"}" * 50_000 + b"}"), 400,
+                                  "nested too deeply"),
+    "infinite temperature": (chat(b'{"messages": [{"role": "user", "content": "x"}], "temperature": 1e999}'),
+                             400, "`temperature`"),
+    "fractional seed": (chat({**GOOD, "seed": 1.5}), 400, "`seed` must be an integer"),
+    "n as a string": (chat({**GOOD, "n": "2"}), 400, "`n` must be an integer"),
+    "top_logprobs over the bound": (chat({**GOOD, "logprobs": True, "top_logprobs": 21}), 400, "between 0 and 20"),
+    "surrogate as a role": (chat(b'{"messages": [{"role": "\\ud800", "content": "x"}]}'), 400, "messages[0]"),
+    "10,000 messages past the context": (chat({"messages": [{"role": "user", "content": "x"}] * 10_000}), 400,
+                                         "maximum context length"),
     "unknown route": (chat(GOOD).replace(b"/v1/chat/completions", b"/v1/nothing"), 404, "no route"),
     "GET on chat": (head("", method="GET"), 405, "not allowed"),
 }

@@ -14,7 +14,6 @@ batches waiting requests (`batcher.py`). Every error is OpenAI-shaped:
 
 from __future__ import annotations
 
-import logging
 import socket
 import threading
 import time
@@ -74,6 +73,4 @@ def start_server(backend, model_name: str, host: str = "127.0.0.1", port: int = 
             sock.close()
             raise OSError(0, f"the HTTP server did not start on {host}:{port}")
         time.sleep(0.01)
-    if quiet:
-        logging.getLogger("uvicorn.error").setLevel(logging.ERROR)
     return Server(server, thread, sock, batcher)

@@ -36,6 +36,7 @@ class BoundedH11Protocol(H11Protocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._head_timer: asyncio.TimerHandle | None = None
+        self._cycle_at_arm, self._bytes_seen = None, 0
         if len(self.connections) > self.max_connections:
             self._reply_and_close(503, b"Service Unavailable", error_payload(
                 f"the server has {self.max_connections} open connections; retry shortly", "server_error"))
@@ -45,12 +46,12 @@ class BoundedH11Protocol(H11Protocol):
     def _arm(self) -> None:
         if self._head_timer is not None:
             self._head_timer.cancel()
-        self._bytes_at_arm = self._bytes_seen = 0
+        self._bytes_seen = 0
         self._cycle_at_arm = self.cycle
         self._head_timer = self.loop.call_later(self.header_timeout, self._head_timeout)
 
     def data_received(self, data: bytes) -> None:
-        self._bytes_seen = getattr(self, "_bytes_seen", 0) + len(data)
+        self._bytes_seen += len(data)
         super().data_received(data)
         if self.cycle is not self._cycle_at_arm and self._head_timer is not None:
             self._head_timer.cancel()  # a whole request head arrived; the app bounds the body's time

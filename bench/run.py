@@ -16,7 +16,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 SCRIPTS = ["generation", "decode_settings", "peer", "judging", "training", "scaling", "hardware", "train_step",
-           "dtype", "sandbox"]
+           "dtype", "sandbox", "serve_load"]
 
 
 def main() -> int:
@@ -33,7 +33,7 @@ def main() -> int:
         t = time.perf_counter()
         proc = subprocess.run(cmd, env=env, cwd=HERE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(("#", "|", "raw seconds")) or "x (target" in ln
-                 or ln.startswith(("agreement", "generation alone", "local ", "distilabel"))]
+                 or ln.startswith(("agreement", "generation alone", "local ", "distilabel", "crashes"))]
         print("\n".join(lines if proc.returncode == 0 else proc.stdout.splitlines()[-40:]))
         print(f"=== {name}: exit {proc.returncode} in {time.perf_counter() - t:.0f} s", flush=True)
         if proc.returncode:

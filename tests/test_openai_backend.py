@@ -19,7 +19,18 @@ from conftest import REPO
 from alignkit.errors import AlignkitError
 from alignkit.models.base import Sampling
 from alignkit.models.openai import FLOOR, OpenAIBackend, parse_spec
-from alignkit.serve import send_json, start_server
+from alignkit.serve import start_server
+
+
+def send_json(handler: BaseHTTPRequestHandler, status: int, payload: dict) -> None:
+    """The fault proxy's reply: a complete JSON response with an explicit length."""
+    data = json.dumps(payload).encode()
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+
 
 CONVS = [[{"role": "user", "content": "Say hi."}], [{"role": "user", "content": "Count to three."}],
          [{"role": "user", "content": "Name a colour."}]]

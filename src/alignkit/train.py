@@ -6,7 +6,9 @@ Choices made explicitly (TRL 1.16 defaults differ):
 - gradient_checkpointing=False: the models trained here fit in memory with room to
   spare, and checkpointing would recompute every forward (~30% more time per step).
 The trained LoRA adapter is merged into the base weights and saved as a plain
-checkpoint that `AutoModelForCausalLM.from_pretrained` loads.
+checkpoint that `AutoModelForCausalLM.from_pretrained` loads. Under QLoRA (`train.qlora`) the base
+is loaded in 4 bits (bitsandbytes NF4) to train, and the adapter is merged into a full-precision
+reload of it, so the saved model needs no bitsandbytes.
 """
 
 from __future__ import annotations
@@ -84,23 +86,35 @@ ONLINE = ("grpo", "rloo")
 
 
 def train(method: str, rows: list[dict], cfg: TrainConfig, model_path: str, work_dir: Path,
-          out_dir: Path, reward=None, generation=None) -> dict[str, Any]:
+          out_dir: Path, reward=None, generation=None, dtype: str | None = None,
+          chat_template: str | None = None) -> dict[str, Any]:
     """Train `model_path` on `rows` with TRL; save the merged model to `out_dir`. Online methods
     (grpo, rloo) take prompt rows, a `reward` function and the `generation` settings. `reward`
-    trains a scalar reward model (a one-output classification head) on preference rows."""
+    trains a scalar reward model (a one-output classification head) on preference rows. `dtype`
+    (the recipe's model.dtype; None: float32) is the loaded weights' dtype; `chat_template` (a
+    file or a Jinja string) replaces the tokenizer's and is saved with the model."""
     import torch
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
 
+    from alignkit.errors import AlignkitError
+    from alignkit.models.templates import NO_TEMPLATE_FIX, chat_template_text
+
     torch.manual_seed(cfg.seed)
     tokenizer = AutoTokenizer.from_pretrained(model_path)
+    if chat_template:
+        tokenizer.chat_template = chat_template_text(chat_template)
+    if tokenizer.chat_template is None:  # TRL renders the conversational rows with it
+        raise AlignkitError(f"cannot train {model_path!r}: it has no chat template (a base model?)",
+                            where="model.chat_template", fix=NO_TEMPLATE_FIX)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
+    weights = getattr(torch, dtype or "float32")
     if method == "reward":  # the head is new: seeded above, so the same seed gives the same start
-        model = AutoModelForSequenceClassification.from_pretrained(model_path, num_labels=1, dtype=torch.float32)
+        model = AutoModelForSequenceClassification.from_pretrained(model_path, num_labels=1, dtype=weights)
         model.config.pad_token_id = tokenizer.pad_token_id
     else:
-        model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
+        model = AutoModelForCausalLM.from_pretrained(model_path, dtype=weights, **_qlora_load(cfg, weights))
     columns = COLUMNS[DATASET_KIND[method]]
     dataset = Dataset.from_list([{k: r[k] for k in columns} for r in rows])
     ckpt_dir = work_dir / "checkpoints"
@@ -140,7 +154,9 @@ def train(method: str, rows: list[dict], cfg: TrainConfig, model_path: str, work
     else:
         raise ValueError(f"unknown training method {method!r}")
     result = trainer.train(resume_from_checkpoint=_last_checkpoint(ckpt_dir))
-    _save(trainer, tokenizer, out_dir)
+    # QLoRA: the adapter is merged into the base reloaded at full precision, not into its 4-bit copy
+    reload = (lambda: AutoModelForCausalLM.from_pretrained(model_path, dtype=weights)) if cfg.qlora else None
+    _save(trainer, tokenizer, out_dir, reload)
     logs = [h for h in trainer.state.log_history if "loss" in h]
     info = {"method": method, "rows": len(rows), "steps": trainer.state.global_step,
             "train_loss": result.training_loss, "first_loss": logs[0]["loss"] if logs else None,
@@ -152,10 +168,33 @@ def train(method: str, rows: list[dict], cfg: TrainConfig, model_path: str, work
     return info
 
 
-def _save(trainer, tokenizer, out_dir: Path) -> None:
+def _qlora_load(cfg: TrainConfig, weights) -> dict[str, Any]:
+    """from_pretrained's arguments that load the base in 4 bits (NF4) for QLoRA; none without it."""
+    if not cfg.qlora:
+        return {}
+    import importlib.util
+
+    import torch
+    from transformers import BitsAndBytesConfig
+
+    from alignkit.errors import AlignkitError
+
+    if importlib.util.find_spec("bitsandbytes") is None:
+        raise AlignkitError("train.qlora needs bitsandbytes, which is not installed", where="train.qlora",
+                            fix="pip install bitsandbytes (CUDA GPUs, and x86-64 CPUs through its CPU backend), "
+                                "or remove qlora to train LoRA on the unquantized model")
+    # the matmuls run in bf16 where training is bf16 or the weights are, else in float32
+    compute = torch.bfloat16 if _bf16(cfg) or weights == torch.bfloat16 else torch.float32
+    quant = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+                               bnb_4bit_compute_dtype=compute)
+    return {"quantization_config": quant, "device_map": {"": torch.cuda.current_device() if _cuda() else "cpu"}}
+
+
+def _save(trainer, tokenizer, out_dir: Path, reload=None) -> None:
     """Merge a LoRA adapter into the weights and save a plain checkpoint, atomically; under a
     distributed launch only the main process writes. FSDP and DeepSpeed shard the weights, so
-    there the trainer gathers them first (collective), and the main process merges."""
+    there the trainer gathers them first (collective), and the main process merges. `reload`
+    (QLoRA) gives the base at full precision, which the trained adapter is merged into."""
     import shutil
 
     acc = trainer.accelerator
@@ -175,6 +214,12 @@ def _save(trainer, tokenizer, out_dir: Path) -> None:
         if not acc.is_main_process:
             return
         trained = trainer.model
+        if reload is not None:
+            from peft import PeftModel
+
+            trained.save_pretrained(tmp.with_name(tmp.name + ".adapter"))
+            trained = PeftModel.from_pretrained(reload(), str(tmp.with_name(tmp.name + ".adapter")))
+            shutil.rmtree(tmp.with_name(tmp.name + ".adapter"))
         if hasattr(trained, "merge_and_unload"):
             trained = trained.merge_and_unload()
         trained.save_pretrained(tmp)

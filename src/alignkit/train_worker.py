@@ -18,7 +18,7 @@ def main(job_path: str) -> None:
     job = json.loads(Path(job_path).read_text())
     rows = json.loads(Path(job["rows"]).read_text())
     info = train(job["method"], rows, TrainConfig.model_validate(job["cfg"]), job["model"], Path(job["work_dir"]),
-                 Path(job["out_dir"]))
+                 Path(job["out_dir"]), **job.get("load", {}))
     if int(os.environ.get("RANK", "0")) == 0:
         info["processes"] = int(os.environ.get("WORLD_SIZE", "1"))
         atomic_write_json(Path(job["info"]), info)

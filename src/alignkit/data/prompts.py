@@ -1,6 +1,6 @@
 """Prompt sources: the built-in synthesisers (instructions, arithmetic), JSONL and Parquet files
 (read by `data/files.py`), and model-written instructions (Self-Instruct, Evol-Instruct:
-`data/synthesis.py`).
+`data/synthesis.py`), and any dataset `datasets` reads (`data/hf_source.py`).
 
 A prompt file row needs `messages` (a list of {role, content}) or `prompt` (a string);
 `meta` (an object) is optional and may carry `constraints` for the checker.
@@ -38,8 +38,16 @@ def load_prompts(cfg) -> list[Prompt]:
         from alignkit.data.synthesis import synthesize as synthesize_instructions
 
         return synthesize_instructions(cfg)
+    if cfg.source == "hf":
+        from alignkit.data.hf_source import load_hf
+
+        return load_hf(cfg)
     if not cfg.path:
         raise AlignkitError(f"prompts.source is {cfg.source!r} but prompts.path is not set",
                             where="prompts.path", fix="add `path: FILE` under `prompts:`")
     prompts = load_jsonl(cfg.path) if cfg.source == "jsonl" else load_parquet(cfg.path)
+    if cfg.shuffle:  # n rows drawn with the seed, not the first n
+        import random
+
+        random.Random(cfg.seed).shuffle(prompts)
     return prompts[: cfg.n]

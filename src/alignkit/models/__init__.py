@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 
-def load_backend(spec: str, batch_size: int = 32, dtype: str = "float32") -> Any:
+def load_backend(spec: str, batch_size: int = 32, dtype: str = "float32", device_map: str | dict | None = None,
+                 chat_template: str | None = None) -> Any:
     """`openai:MODEL@URL` -> the OpenAI-compatible backend; `vllm:MODEL` -> vLLM's engine (GPU);
     anything else (`embedded`, a local path, a hub id) -> the transformers backend, its weights in
-    `dtype` (float32 or bfloat16)."""
+    `dtype` (float32, bfloat16, float16), placed by `device_map`, with `chat_template` (file or string)."""
     if spec.startswith("openai:"):
         from alignkit.models.openai import OpenAIBackend
 
@@ -19,4 +20,4 @@ def load_backend(spec: str, batch_size: int = 32, dtype: str = "float32") -> Any
         return VLLMBackend(spec)
     from alignkit.models.hf import HFBackend
 
-    return HFBackend(spec, batch_size=batch_size, dtype=dtype)
+    return HFBackend(spec, batch_size=batch_size, dtype=dtype, device_map=device_map, chat_template=chat_template)

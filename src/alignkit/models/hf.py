@@ -14,13 +14,17 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, P
 from alignkit.errors import AlignkitError
 from alignkit.models.base import Messages, Sampling
 from alignkit.models.embedded import resolve_model_path
+from alignkit.models.templates import NO_TEMPLATE_FIX, chat_template_text
 
 SHARED_PREFIX_MIN = 16  # tokens; a shorter common prefix is recomputed per row
 SHARED_PREFIX_GROUPS = True  # False: cache only the prefix all rows share (bench/judging.py compares)
 
 
-def load_model_and_tokenizer(spec: str, dtype: str = "float32") -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """Load a causal LM and its tokenizer from the embedded name, a local path or a hub id."""
+def load_model_and_tokenizer(spec: str, dtype: str = "float32", device_map: str | dict | None = None,
+                             chat_template: str | None = None) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """Load a causal LM and its tokenizer from the embedded name, a local path or a hub id; its weights
+    in `dtype`, placed by transformers' `device_map` (None: the CPU), with `chat_template` (a file or a
+    Jinja string) replacing the tokenizer's own."""
     path = resolve_model_path(spec)
     looks_local = path.startswith((".", "/", "~")) or os.sep in path and not _looks_like_hub_id(path)
     if looks_local and not Path(path).expanduser().exists():
@@ -31,7 +35,8 @@ def load_model_and_tokenizer(spec: str, dtype: str = "float32") -> tuple[PreTrai
         )
     try:
         tokenizer = AutoTokenizer.from_pretrained(path)
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype))
+        placement = {"device_map": device_map} if device_map is not None else {}
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype), **placement)
     except (OSError, ValueError) as exc:
         raise AlignkitError(
             f"could not load model {spec!r}: {str(exc).splitlines()[0]}",
@@ -39,6 +44,8 @@ def load_model_and_tokenizer(spec: str, dtype: str = "float32") -> tuple[PreTrai
             fix="check the path or id; this machine may have no access to the model hub, "
             "so use a local directory or `embedded`",
         ) from None
+    if chat_template:
+        tokenizer.chat_template = chat_template_text(chat_template)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "left"
@@ -54,10 +61,11 @@ def _looks_like_hub_id(path: str) -> bool:
 class HFBackend:
     """A transformers model behind the backend protocol."""
 
-    def __init__(self, spec: str, *, batch_size: int = 32, model=None, tokenizer=None, dtype: str = "float32"):
+    def __init__(self, spec: str, *, batch_size: int = 32, model=None, tokenizer=None, dtype: str = "float32",
+                 device_map: str | dict | None = None, chat_template: str | None = None):
         self.name = spec
         if model is None:
-            model, tokenizer = load_model_and_tokenizer(spec, dtype)
+            model, tokenizer = load_model_and_tokenizer(spec, dtype, device_map, chat_template)
         self.model, self.tokenizer = model, tokenizer
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:
@@ -70,6 +78,9 @@ class HFBackend:
         return list(eos) if isinstance(eos, (list, tuple)) else [] if eos is None else [eos]
 
     def _render(self, conversation: Messages) -> str:
+        if self.tokenizer.chat_template is None:  # transformers' own error names no recipe field
+            raise AlignkitError(f"model {self.name!r} has no chat template (a base model?)",
+                                where="model.chat_template", fix=NO_TEMPLATE_FIX)
         return self.tokenizer.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True)
 
     @torch.inference_mode()
@@ -99,7 +110,7 @@ class HFBackend:
         for start in range(0, len(jobs), self.batch_size):
             batch = jobs[start : start + self.batch_size]
             enc = self.tokenizer([texts[i] for i, _ in batch], return_tensors="pt", padding=True,
-                                 add_special_tokens=False)
+                                 add_special_tokens=False).to(self.model.device)
             if not greedy:
                 torch.manual_seed(_batch_seed(sampling.seed, [texts[i] for i, _ in batch], batch))
             kwargs = dict(max_new_tokens=sampling.max_new_tokens, pad_token_id=self.tokenizer.pad_token_id)
@@ -216,7 +227,9 @@ class HFBackend:
         kwargs: dict = {}
         if prefix:
             kwargs["past_key_values"] = _select(prefix.cache, idx)
-            mask = torch.cat([prefix.mask[idx], mask], dim=1)
+            mask = torch.cat([prefix.mask[idx], mask.to(prefix.mask.device)], dim=1)
+        device = self.model.device  # under a device_map, the first layer's device
+        input_ids, mask, positions = input_ids.to(device), mask.to(device), positions.to(device)
         out = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=cache,
                          logits_to_keep=keep, **kwargs)
         if cache:
@@ -232,7 +245,7 @@ class HFBackend:
         comp = self.tokenizer(completion, add_special_tokens=False).input_ids
         if not comp:
             comp = (self._turn_ends() or [self.tokenizer.eos_token_id])[:1]
-        ids = torch.tensor([prompt + comp])
+        ids = torch.tensor([prompt + comp], device=self.model.device)
         logp = torch.log_softmax(self.model(input_ids=ids).logits[0, len(prompt) - 1 : -1].float(), dim=-1)
         out = []
         for pos, tok in enumerate(comp):

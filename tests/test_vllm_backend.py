@@ -44,11 +44,12 @@ def tiny64_dir(tmp_path_factory, embedded_dir):
 @pytest.fixture(scope="module")
 def pair(tiny64_dir):
     from alignkit.models.hf import HFBackend
-    from alignkit.models.vllm import VLLMBackend
+    from alignkit.models.vllm import VLLMBackend, shutdown
 
     # eager: no torch.compile (start-up 30 s instead of 60+); a small explicit KV cache
     v = VLLMBackend(f"vllm:{tiny64_dir}", enforce_eager=True, kv_cache_memory_bytes=64 << 20, max_model_len=512)
-    return v, HFBackend(str(tiny64_dir))
+    yield v, HFBackend(str(tiny64_dir))
+    shutdown()
 
 
 @pytest.mark.skipif(not HAS_VLLM, reason="needs vllm (make setup-vllm)")

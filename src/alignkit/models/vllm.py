@@ -63,6 +63,13 @@ def engine(path: str, dtype: str, **engine_kwargs: Any) -> Any:
     return _ENGINES[key]
 
 
+def shutdown() -> None:
+    """Stop this process's engines (their worker processes) now rather than at interpreter exit."""
+    while _ENGINES:
+        _, llm = _ENGINES.popitem()
+        llm.llm_engine.engine_core.shutdown()
+
+
 class VLLMBackend:
     def __init__(self, spec: str, *, batch_size: int = 256, dtype: str = "float32", seed: int = 0,
                  **engine_kwargs: Any):

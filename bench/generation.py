@@ -37,6 +37,7 @@ def main() -> None:
     ap.add_argument("--realistic", action="store_true", help="issue 23's job (overrides the sizes above)")
     ap.add_argument("--vllm", choices=["auto", "on", "off"], default="auto",
                     help="vLLM float32 and bfloat16 contenders (auto: where vllm imports)")
+    ap.add_argument("--vllm-eager", action="store_true", help="vLLM without torch.compile (faster start-up)")
     args = ap.parse_args()
     if args.realistic:
         args.prompts, args.batch, args.tokens, args.temperature, args.threads = 200, 32, 128, 0.7, 2
@@ -146,7 +147,7 @@ def main() -> None:
 
 def _vllm_contenders(args, convs: list, sampling) -> dict:
     """vLLM float32 and bfloat16 through alignkit's VLLMBackend (its engine start-up printed
-    apart; eager with --quick), or none where vllm does not import."""
+    apart; eager with --quick or --vllm-eager), or none where vllm does not import."""
     import importlib.util
     import time
 
@@ -158,8 +159,9 @@ def _vllm_contenders(args, convs: list, sampling) -> dict:
     out = {}
     for dtype in ("float32", "bfloat16"):
         t = time.perf_counter()
-        backend = VLLMBackend("vllm:embedded", dtype=dtype, enforce_eager=args.quick)
-        print(f"# vllm {dtype}: engine start-up {time.perf_counter() - t:.1f} s (not in the timings below)")
+        backend = VLLMBackend("vllm:embedded", dtype=dtype, enforce_eager=args.quick or args.vllm_eager)
+        mode = "eager" if args.quick or args.vllm_eager else "torch.compile"
+        print(f"# vllm {dtype} ({mode}): engine start-up {time.perf_counter() - t:.1f} s (not in the timings below)")
         ids = [backend._render_ids(c) for c in convs]
 
         def run(backend=backend, ids=ids) -> dict:

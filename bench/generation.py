@@ -38,6 +38,9 @@ def main() -> None:
     ap.add_argument("--vllm", choices=["auto", "on", "off"], default="auto",
                     help="vLLM float32 and bfloat16 contenders (auto: where vllm imports)")
     ap.add_argument("--vllm-eager", action="store_true", help="vLLM without torch.compile (faster start-up)")
+    ap.add_argument("--vllm-bind", default=None, help="VLLM_CPU_OMP_THREADS_BIND for vLLM-CPU's worker (its "
+                    "default, auto, computes on all cores but one, which it reserves for the engine: 1 of 2 here)")
+    ap.add_argument("--vllm-dtypes", default="float32,bfloat16", help="comma-separated vLLM contenders")
     args = ap.parse_args()
     if args.realistic:
         args.prompts, args.batch, args.tokens, args.temperature, args.threads = 200, 32, 128, 0.7, 2
@@ -154,10 +157,15 @@ def _vllm_contenders(args, convs: list, sampling) -> dict:
     if args.vllm == "off" or args.vllm == "auto" and importlib.util.find_spec("vllm") is None:
         print("# vllm: skipped (not importable here; `make setup-vllm`, then .venv-vllm/bin/python)")
         return {}
+    import os
+
     from alignkit.models.vllm import VLLMBackend
 
+    if args.vllm_bind:
+        os.environ["VLLM_CPU_OMP_THREADS_BIND"] = args.vllm_bind
+    print(f"# vllm: VLLM_CPU_OMP_THREADS_BIND={os.environ.get('VLLM_CPU_OMP_THREADS_BIND', 'auto')}")
     out = {}
-    for dtype in ("float32", "bfloat16"):
+    for dtype in args.vllm_dtypes.split(","):
         t = time.perf_counter()
         backend = VLLMBackend("vllm:embedded", dtype=dtype, enforce_eager=args.quick or args.vllm_eager)
         mode = "eager" if args.quick or args.vllm_eager else "torch.compile"

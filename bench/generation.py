@@ -42,9 +42,12 @@ def main() -> None:
                     "default, auto, computes on all cores but one, which it reserves for the engine: 1 of 2 here)")
     ap.add_argument("--vllm-dtypes", default="float32,bfloat16", help="comma-separated vLLM contenders")
     args = ap.parse_args()
-    if args.realistic:
-        args.prompts, args.batch, args.tokens, args.temperature, args.threads = 200, 32, 128, 0.7, 2
-        args.naive_prompts, args.cb, args.repeats = 0, "off", args.repeats or 1
+    if args.realistic:  # its sizes, where not given on the command line
+        preset = dict(prompts=200, batch=32, tokens=128, temperature=0.7, threads=2, naive_prompts=0, cb="off",
+                      repeats=1)
+        for name, value in preset.items():
+            if getattr(args, name) == ap.get_default(name):
+                setattr(args, name, value)
     if args.quick:
         args.prompts, args.batch, args.tokens, args.naive_prompts = 4, 2, 8, 1
     repeats = args.repeats or (1 if args.quick else 3)

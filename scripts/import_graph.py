@@ -20,7 +20,8 @@ Layers, lowest first; a module may import from its own layer or a lower one:
     build     build (groups -> SFT / preference / KTO / reward rows)
     evaluate  evaluate/ (benchmarks, signal audit, reward-model evaluation, reports)
     stages    recipe (schema; its validators ask signals/ and evaluate/), train, rewards (a signal
-              as an online reward), executors (generation and annotation, in-process or Ray)
+              as an online reward), executors (generation and annotation, in-process or Ray), cards
+              (model and dataset cards), export, export_gguf (a run's data and model out)
     pipeline  pipeline (the Runner: stages, iterations, caching)
     entry     cli, __main__, serve, train_worker (the launched training process), weak_to_strong
 
@@ -51,7 +52,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("signals", ["signals"]),
     ("build", ["build"]),
     ("evaluate", ["evaluate"]),
-    ("stages", ["recipe", "train", "rewards", "executors"]),
+    ("stages", ["recipe", "train", "rewards", "executors", "cards", "export", "export_gguf"]),
     ("pipeline", ["pipeline"]),
     ("entry", ["cli", "__main__", "serve", "train_worker", "weak_to_strong"]),
 ]

@@ -55,7 +55,7 @@ def test_model_card_has_base_recipe_data_benchmarks_audit_and_loading(finished_r
            f"[{b['ci95'][0]:+.3f}, {b['ci95'][1]:+.3f}] |")
     assert row in text
     rows = len(json.loads((out / "stages" / "build" / "rows.json").read_text()))
-    assert f"Training rows: {rows} (sft" in text
+    assert f"Training rows: {rows} (sft)" in text
     for flag in report["audit"]["signals"]["verifiable_instructions"].get("flags") or ["no flags"]:
         assert flag in text
     assert "AutoModelForCausalLM.from_pretrained" in text and "prompts: ifeval_synth" in text

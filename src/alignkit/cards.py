@@ -137,7 +137,9 @@ def model_card(run: str | Path, model_dir: str | Path) -> str:
 
     info, model_dir = read_run(run), Path(model_dir)
     recipe, report, details = info["recipe"], info["report"] or {}, info["details"] or {}
-    base = base_model(recipe) or details.get("base_model")
+    spec = (recipe or {}).get("model") or details.get("base_model")
+    base = EMBEDDED_HUB_IDS.get(spec, spec)
+    shown = base if base == spec else f"{base} (alignkit's `{spec}` model: a 4-bit GGUF copy of it, dequantized)"
     method = (recipe or {}).get("train", {}).get("method", "unknown")
     benchmarks, against = report.get("benchmarks", {}), "the base model"
     for it in report.get("iterations", []):  # an intermediate model of an iterated run
@@ -145,30 +147,32 @@ def model_card(run: str | Path, model_dir: str | Path) -> str:
                 report.get("model", "")).name:
             benchmarks, against = it.get("benchmarks", {}), "the previous iteration's model"
     rows = sources(recipe)
-    data = ModelCardData(base_model=_hub_id(base), library_name="transformers", pipeline_tag="text-generation",
+    reward = method == "reward"  # a scalar reward model: a one-output classification head
+    data = ModelCardData(base_model=_hub_id(base), library_name="transformers",
+                         pipeline_tag="text-classification" if reward else "text-generation",
                          license=None, tags=["alignkit", "trl", method])
     train = details.get("train") or {}
     sig = details.get("signal") or {}
     body = f"""
 # {info['name']}/{model_dir.name}: {report.get('recipe') or (recipe or {}).get('name', 'alignkit run')}
 
-A causal language model aligned without human labels by alignkit with TRL
-(`{method}`{', LoRA merged into the weights' if (recipe or {}).get('train', {}).get('lora') else ''}).
+{'A scalar reward model trained' if reward else 'A causal language model aligned'} without human labels by alignkit
+with TRL (`{method}`{', LoRA merged into the weights' if (recipe or {}).get('train', {}).get('lora') else ''}).
 
-- **Base model:** {base}
+- **Base model:** {shown}
 - **Recipe:** `{(recipe or {}).get('name', report.get('recipe'))}`; the full recipe is at the end of this card
 - **Signals:**
 {_indent(signals_list(recipe))}
 ## Data
 
 - Prompts: {_prompts_line(recipe)}
-- Training rows: {details.get('dataset_rows', '—')} ({(recipe or {}).get('build', {}).get('kind', '—')}, selected by
-  `{(recipe or {}).get('build', {}).get('signal', '—')}`); the signal scored {sig.get('candidates', '—')} candidates,
-  mean score {_fmt(sig.get('mean_score'))}, {sig.get('groups_with_positive', '—')} of {sig.get('groups', '—')} prompts
-  with a top-scoring answer
-- Training: {train.get('steps', '—')} steps, loss {_fmt(train.get('first_loss'))} → {_fmt(train.get('last_loss'))}
-- Export the data with `alignkit export RUN --format parquet --to DIR` (candidates with their annotations, and
-  the training rows in TRL's columns)
+- Training rows: {details.get('dataset_rows', '—')} ({(recipe or {}).get('build', {}).get('kind', '—')}), selected by \
+`{(recipe or {}).get('build', {}).get('signal', '—')}`, which scored {sig.get('candidates', '—')} candidates \
+(mean {_fmt(sig.get('mean_score'))}; {sig.get('groups_with_positive', '—')} of {sig.get('groups', '—')} prompts \
+had a top-scoring answer)
+- Training: {_training_line(train)}
+- `alignkit export RUN --format parquet --to DIR` writes this data: the candidates with their annotations, and \
+the training rows in TRL's columns
 
 | source | licence |
 |---|---|
@@ -183,22 +187,44 @@ Against {against}, on the same items (95% CI of the paired difference, bootstrap
 {audit_section(report)}
 ## How to load
 
-```python
-from transformers import AutoModelForCausalLM, AutoTokenizer
+{_load_snippet(model_dir, method)}
+## Recipe
 
-tokenizer = AutoTokenizer.from_pretrained("{model_dir.name}")  # this folder, or its Hub id
-model = AutoModelForCausalLM.from_pretrained("{model_dir.name}")
+{recipe_block(recipe)}"""
+    return str(ModelCard(f"---\n{data.to_yaml()}\n---\n{body}"))
+
+
+def _load_snippet(model_dir: Path, method: str) -> str:
+    auto = "AutoModelForSequenceClassification" if method == "reward" else "AutoModelForCausalLM"
+    head = f'''```python
+from transformers import {auto}, AutoTokenizer
+
+path = "{model_dir.resolve()}"  # this folder, or its Hub id once pushed
+tokenizer = AutoTokenizer.from_pretrained(path)
 messages = [{{"role": "user", "content": "Write a haiku about rivers."}}]
+'''
+    if method == "reward":
+        return head + '''model = AutoModelForSequenceClassification.from_pretrained(path)
+messages.append({"role": "assistant", "content": "Water finds the sea..."})
+inputs = tokenizer.apply_chat_template(messages, return_tensors="pt", return_dict=True)
+print(model(**inputs).logits[0, 0].item())  # the reward: higher is better, 0 about average
+```
+'''
+    return head + '''model = AutoModelForCausalLM.from_pretrained(path)
 inputs = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
 print(tokenizer.decode(model.generate(**inputs, max_new_tokens=64)[0], skip_special_tokens=True))
 ```
 
 For llama.cpp or Ollama: `alignkit export-gguf RUN` writes a GGUF file and a Modelfile.
+'''
 
-## Recipe
 
-{recipe_block(recipe)}"""
-    return str(ModelCard(f"---\n{data.to_yaml()}\n---\n{body}"))
+def _training_line(train: dict) -> str:
+    if not train:
+        return "—"
+    loss = f", loss {_fmt(train['first_loss'])} → {_fmt(train['last_loss'])}" if train.get("first_loss") else ""
+    steps, rows = train.get("steps", "—"), train.get("rows", "—")
+    return f"{steps} steps on {rows} rows, mean loss {_fmt(train.get('train_loss'))}{loss}"
 
 
 def _indent(text: str) -> str:
@@ -246,7 +272,8 @@ def dataset_card(run: str | Path, configs: list[dict[str, Any]], fmt: str, count
     table = "".join(f"| {c['name']} | {', '.join(c['files'])} | {c['rows']} | {', '.join(c['columns'])} | "
                     f"{c['what']} |\n" for c in configs)
     stats = details.get("signal") or {}
-    signal_stats = "".join(f"- {k}: {_fmt(v)}\n" for k, v in stats.items() if not isinstance(v, (dict, list)))
+    signal_stats = "".join(f"- {k}: {_fmt(v)}\n" for k, v in stats.items()
+                           if k != "signal" and not isinstance(v, (dict, list)))
     load = (f'from datasets import load_from_disk\nrows = load_from_disk("DIR/{configs[0]["name"]}")' if fmt == "hf"
             else f'from datasets import load_dataset\nrows = load_dataset("DIR", "{configs[-1]["name"]}")')
     body = f"""

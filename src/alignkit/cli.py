@@ -98,9 +98,12 @@ def export(run_dir: Path = typer.Argument(..., help="a run directory"),
            push_to_hub: str = typer.Option(None, "--push-to-hub", help="then upload it to this Hub dataset repo"),
            private: bool = typer.Option(False, "--private", help="make a new Hub repo private")) -> None:
     """Export a run's candidates (with annotations), training rows (TRL's columns) and a dataset card."""
+    import datasets
+
     from alignkit.export import export_run
     from alignkit.export import push_to_hub as push
 
+    datasets.disable_progress_bars()
     result = export_run(run_dir, fmt, to)
     for c in result["configs"]:
         typer.echo(f"{c['name']}: {c['rows']} rows -> " + ", ".join(str(to / f) for f in c["files"].values()))

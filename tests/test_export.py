@@ -143,6 +143,8 @@ def test_gguf_export_loads_back_in_transformers_with_the_same_greedy_text(finish
         ids = tok.apply_chat_template(chat, add_generation_prompt=True, return_tensors="pt", return_dict=True)
         text = tok.decode(ids["input_ids"][0])
         assert gguf_tok(text, add_special_tokens=False)["input_ids"] == ids["input_ids"][0].tolist()
+        with torch.no_grad():  # f32: the same weights, so the same logits
+            assert torch.allclose(ref(**ids).logits, gguf(**ids).logits, atol=1e-4)
         a = ref.generate(**ids, max_new_tokens=12, do_sample=False)
         b = gguf.generate(**ids, max_new_tokens=12, do_sample=False)
         assert a[0, ids["input_ids"].shape[1]:].tolist() == b[0, ids["input_ids"].shape[1]:].tolist()

@@ -142,10 +142,14 @@ def model_card(run: str | Path, model_dir: str | Path) -> str:
     shown = base if base == spec else f"{base} (alignkit's `{spec}` model: a 4-bit GGUF copy of it, dequantized)"
     method = (recipe or {}).get("train", {}).get("method", "unknown")
     benchmarks, against = report.get("benchmarks", {}), "the base model"
-    for it in report.get("iterations", []):  # an intermediate model of an iterated run
-        if it.get("model") and Path(it["model"]).name == model_dir.name and Path(it["model"]).name != Path(
-                report.get("model", "")).name:
-            benchmarks, against = it.get("benchmarks", {}), "the previous iteration's model"
+    k = int(model_dir.name.rpartition("_it")[2]) if "_it" in model_dir.name else None  # model_itK of an iterated run
+    final = Path(report.get("model", "")).name == model_dir.name
+    for it in report.get("iterations", []) if k and not final else []:  # an intermediate model: against the last
+        if it["iteration"] == k:
+            benchmarks, against = it.get("benchmarks", {}), "the base model" if k == 1 else f"model_it{k - 1}"
+    for it in details.get("iterations", []) if k else []:  # its own iteration's data and training
+        if it["iteration"] == k:
+            details = {**details, **{f: it.get(f) for f in ("signal", "dataset_rows", "train")}}
     rows = sources(recipe)
     reward = method == "reward"  # a scalar reward model: a one-output classification head
     data = ModelCardData(base_model=_hub_id(base), library_name="transformers",

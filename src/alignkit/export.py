@@ -104,8 +104,8 @@ def export_run(run: str | Path, fmt: str, to: str | Path) -> dict[str, Any]:
     kind, trained = training_rows(run, stages, recipe.get("train", {}).get("method"))
     iterated = len(trained) > 1
     parts = {"candidates": {1: Dataset.from_list(candidate_rows(run, stages), features=_candidate_features())}}
-    if trained:
-        parts[kind] = {it: Dataset.from_list(rows) for it, rows in trained.items()}
+    if any(trained.values()):  # a run whose signal kept no rows has no training config (its count says 0)
+        parts[kind] = {it: Dataset.from_list(rows) for it, rows in trained.items() if rows}
     to.mkdir(parents=True, exist_ok=True)
     configs = []
     for name, splits in parts.items():

@@ -148,5 +148,8 @@ def test_gguf_export_loads_back_in_transformers_with_the_same_greedy_text(finish
         a = ref.generate(**ids, max_new_tokens=12, do_sample=False)
         b = gguf.generate(**ids, max_new_tokens=12, do_sample=False)
         assert a[0, ids["input_ids"].shape[1]:].tolist() == b[0, ids["input_ids"].shape[1]:].tolist()
-    missing = run_cli("export-gguf", str(tmp_path))
-    assert missing.returncode == 2 and "holds no trained model" in missing.stderr
+    from alignkit.errors import AlignkitError
+    from alignkit.export_gguf import export_gguf
+
+    with pytest.raises(AlignkitError, match="holds no trained model"):
+        export_gguf(tmp_path)

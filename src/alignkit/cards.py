@@ -170,10 +170,7 @@ with TRL (`{method}`{', LoRA merged into the weights' if (recipe or {}).get('tra
 ## Data
 
 - Prompts: {_prompts_line(recipe)}
-- Training rows: {details.get('dataset_rows', '—')} ({(recipe or {}).get('build', {}).get('kind', '—')}), selected by \
-`{(recipe or {}).get('build', {}).get('signal', '—')}`, which scored {sig.get('candidates', '—')} candidates \
-(mean {_fmt(sig.get('mean_score'))}; {sig.get('groups_with_positive', '—')} of {sig.get('groups', '—')} prompts \
-had a top-scoring answer)
+- {_rows_line(recipe, details, sig)}
 - Training: {_training_line(train)}
 - `alignkit export RUN --format parquet --to DIR` writes this data: the candidates with their annotations, and \
 the training rows in TRL's columns
@@ -221,6 +218,16 @@ print(tokenizer.decode(model.generate(**inputs, max_new_tokens=64)[0], skip_spec
 
 For llama.cpp or Ollama: `alignkit export-gguf RUN` writes a GGUF file and a Modelfile.
 '''
+
+
+def _rows_line(recipe: dict | None, details: dict, sig: dict) -> str:
+    build = (recipe or {}).get("build", {})
+    if details.get("dataset_rows") is None:  # online RL: no built rows
+        return f"Training rows: none built; online RL on the prompts, `{build.get('signal', '—')}` as the reward"
+    return (f"Training rows: {details['dataset_rows']} ({build.get('kind', '—')}), selected by "
+            f"`{build.get('signal', '—')}`, which scored {_fmt(sig.get('candidates'))} candidates (mean "
+            f"{_fmt(sig.get('mean_score'))}; {_fmt(sig.get('groups_with_positive'))} of {_fmt(sig.get('groups'))} "
+            "prompts had a top-scoring answer)")
 
 
 def _training_line(train: dict) -> str:

@@ -21,7 +21,8 @@ Layers, lowest first; a module may import from its own layer or a lower one:
     evaluate  evaluate/ (benchmarks, signal audit, reward-model evaluation, reports)
     stages    recipe (schema; its validators ask signals/ and evaluate/), train, rewards (a signal
               as an online reward), executors (generation and annotation, in-process or Ray),
-              tracking (report_to's trackers), provenance (versions, commit, hardware of a run)
+              tracking (report_to's trackers), provenance (versions, commit, hardware of a run), cards
+              (model and dataset cards), export, export_gguf (a run's data and model out)
     pipeline  pipeline (the Runner: stages, iterations, caching)
     entry     cli, __main__, serve, train_worker (the launched training process), weak_to_strong,
               api (the Python API: run, load_recipe; the root package reaches it by string)
@@ -53,7 +54,8 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("signals", ["signals"]),
     ("build", ["build"]),
     ("evaluate", ["evaluate"]),
-    ("stages", ["recipe", "train", "rewards", "executors", "tracking", "provenance"]),
+    ("stages", ["recipe", "train", "rewards", "executors", "tracking", "provenance", "cards", "export",
+                "export_gguf"]),
     ("pipeline", ["pipeline"]),
     ("entry", ["cli", "__main__", "serve", "train_worker", "weak_to_strong", "api"]),
 ]

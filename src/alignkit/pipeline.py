@@ -342,10 +342,23 @@ class Runner:
     # -- the whole loop ---------------------------------------------------------------------
     def run(self) -> dict:
         r = self.recipe
+        self.write_recipe()
         with Tracker(r.train.report_to, self.out, self.recipe_name, r.model_dump(mode="json")) as self.tracker:
             report = self._run()
         self.write_html()
+        from alignkit.cards import write_model_cards
+
+        write_model_cards(self.out)  # README.md in every saved model/, from the files written above
         return report
+
+    def write_recipe(self) -> None:
+        """RUN/recipe.yaml: the recipe after overrides, in full (the cards and `alignkit export` read it)."""
+        import yaml
+
+        from alignkit.data.store import atomic_write_bytes
+
+        text = yaml.safe_dump(self.recipe.model_dump(mode="json"), sort_keys=False)
+        atomic_write_bytes(self.out / "recipe.yaml", text.encode())
 
     def write_html(self) -> None:
         import yaml

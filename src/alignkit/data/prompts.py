@@ -41,5 +41,5 @@ def load_prompts(cfg) -> list[Prompt]:
     if not cfg.path:
         raise AlignkitError(f"prompts.source is {cfg.source!r} but prompts.path is not set",
                             where="prompts.path", fix="add `path: FILE` under `prompts:`")
-    prompts = load_jsonl(cfg.path) if cfg.source == "jsonl" else load_parquet(cfg.path)
-    return prompts[: cfg.n]
+    # streamed: a file of a million rows is read only as far as the first prompts.n
+    return load_jsonl(cfg.path, cfg.n) if cfg.source == "jsonl" else load_parquet(cfg.path, cfg.n)

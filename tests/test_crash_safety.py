@@ -38,7 +38,7 @@ def _command(model, out):
 
 
 def _finish(cmd) -> str:
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=1200)
     assert res.returncode == 0, res.stderr[-2000:]
     return res.stdout + res.stderr
 
@@ -137,7 +137,7 @@ def test_a_kill_during_a_checkpoint_write_resumes_to_the_same_result(point, refe
     shutil.rmtree(out / "stages/train")
     shutil.rmtree(out / "model")
     cmd = _command(tiny_model_dir, out)
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=600,
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=1200,
                          env={**os.environ, "ALIGNKIT_FAULT": f"checkpoint-write:{point}"})
     assert res.returncode == -signal.SIGKILL, res.stderr[-2000:]
     ckpt = out / "stages/train/checkpoints/checkpoint-10"

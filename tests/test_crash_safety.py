@@ -6,6 +6,7 @@ run's, and the restart must not redo a stage that had finished."""
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO
 
+from alignkit.data.checkpoints import FAULT_POINTS, is_complete
 from alignkit.data.store import RunStore
 
 KILLS = 10
@@ -35,9 +37,19 @@ def _command(model, out):
             "--set", "evaluate.max_new_tokens=8", "--set", "evaluate.budgets={}", "--set", "audit.n=8"]
 
 
-def _finish(cmd):
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+def _finish(cmd) -> str:
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=1200)
     assert res.returncode == 0, res.stderr[-2000:]
+    return res.stdout + res.stderr
+
+
+def _assert_same(state: dict, ref: dict, label: str) -> None:
+    for part in ref:
+        if part == "weights":
+            assert state[part].keys() == ref[part].keys()
+            assert all(abs(state[part][n] - ref[part][n]) < 1e-4 for n in ref[part]), f"{label}: weights differ"
+        else:
+            assert state[part] == ref[part], f"{label}: {part} differs"
 
 
 def _state(out: Path) -> dict:
@@ -93,13 +105,7 @@ def test_killed_runs_resume_to_the_same_result(reference, tiny_model_dir, tmp_pa
         after = _finished_stages(out)
         redone = [name for name, mtime in finished.items() if after.get(name) != mtime]
         assert not redone, f"kill {k} ({stage}): finished stages redone: {redone}"
-        state = _state(out)
-        for part in ref:
-            if part == "weights":
-                assert state[part].keys() == ref[part].keys()
-                assert all(abs(state[part][n] - ref[part][n]) < 1e-4 for n in ref[part]), f"kill {k}: weights differ"
-            else:
-                assert state[part] == ref[part], f"kill {k} ({stage}): {part} differs"
+        _assert_same(_state(out), ref, f"kill {k} ({stage})")
     assert len(hit) >= 10 and {"generate", "annotate", "train", "evaluate before", "evaluate after"} <= set(hit), hit
 
 
@@ -116,3 +122,118 @@ def test_a_corrupted_shard_is_detected_and_recomputed(reference, tmp_path, tiny_
     _finish(_command(tiny_model_dir, out))
     assert shard.read_bytes() != bytes(data)  # recomputed, not reused
     assert _state(out)["generate"] == ref["generate"] and _state(out)["rows"] == ref["rows"]
+
+
+# -- kills inside TRL's checkpoint write --------------------------------------------------------
+# The write takes milliseconds, so these kills come from the named fault-injection hook
+# (ALIGNKIT_FAULT, data/checkpoints.py): the training process SIGKILLs itself at that point of its
+# first checkpoint write, leaving the files a kill there leaves (that file half-written, later ones
+# missing). Everything else is real: the CLI, TRL, the restart.
+@pytest.mark.parametrize("point", FAULT_POINTS)
+def test_a_kill_during_a_checkpoint_write_resumes_to_the_same_result(point, reference, tiny_model_dir, tmp_path):
+    ref_out, ref = reference
+    out = tmp_path / point
+    shutil.copytree(ref_out, out)  # the run as it stood before training: its later stages are keyed on it
+    shutil.rmtree(out / "stages/train")
+    shutil.rmtree(out / "model")
+    cmd = _command(tiny_model_dir, out)
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=1200,
+                         env={**os.environ, "ALIGNKIT_FAULT": f"checkpoint-write:{point}"})
+    assert res.returncode == -signal.SIGKILL, res.stderr[-2000:]
+    ckpt = out / "stages/train/checkpoints/checkpoint-10"
+    assert ckpt.is_dir() and not is_complete(ckpt)  # what the kill left: a checkpoint TRL would pick and fail on
+    log = _finish(cmd)
+    assert "skipping the half-written checkpoint" in log and not (out / "model.tmp").exists()
+    _assert_same(_state(out), ref, f"kill while writing the checkpoint's {point}")
+
+
+def test_a_truncated_trained_model_is_detected_and_retrained(reference, tiny_model_dir, tmp_path):
+    ref_out, ref = reference
+    out = tmp_path / "truncated"
+    shutil.copytree(ref_out, out)
+    weights = out / "model" / "model.safetensors"
+    os.truncate(weights, weights.stat().st_size // 2)
+    log = _finish(_command(tiny_model_dir, out))
+    assert "the trained model is damaged" in log and "model.safetensors is changed" in log
+    _assert_same(_state(out), ref, "truncated model")
+
+
+# -- iterated runs and online RL, on a smaller run -----------------------------------------------
+def _small(model, out, *extra) -> list[str]:
+    """A smaller run: 8 prompts, 12 training steps with a checkpoint at step 10, one benchmark."""
+    cmd = _command(model, out)[:6] + [
+        "--set", "prompts.n=8", "--set", "generate.n=2", "--set", "generate.shard_size=4",
+        "--set", "generate.max_new_tokens=8", "--set", "generate.temperature=1.0", "--set", "build.min_score=0.0",
+        "--set", "build.max_per_prompt=2", "--set", "train.max_steps=12", "--set", "train.batch_size=2",
+        "--set", "train.max_length=96", "--set", "evaluate.n=4", "--set", "evaluate.max_new_tokens=4",
+        "--set", "evaluate.benchmarks=[ifeval_heldout]", "--set", "evaluate.budgets={}",
+        "--set", "audit.enabled=false", "--set", "signals=[{name: verifiable_instructions}]"]
+    for item in extra:
+        cmd += ["--set", item]
+    return cmd
+
+
+def _small_state(out: Path, model_dir: str, stages: list[str]) -> dict:
+    from safetensors.torch import load_file
+
+    def groups(name):
+        key = json.loads((out / "stages" / name / "manifest.json").read_text())["key"]
+        return {g.id: g.to_row() for g in RunStore(out).stage(name, key).read_groups()}
+
+    report = json.loads((out / "report.json").read_text())
+    weights = load_file(out / model_dir / "model.safetensors")
+    return {**{s: groups(s) for s in stages},
+            "eval": {p.parent.name: json.loads(p.read_text()) for p in sorted(out.glob("stages/eval_*/items.json"))},
+            "benchmarks": report["benchmarks"], "iterations": report.get("iterations"),
+            "train": {p.parent.name: {k: v for k, v in json.loads(p.read_text()).items()
+                                      if k in ("steps", "rows", "reward_first", "reward_last")}
+                      for p in sorted(out.glob("stages/train*/manifest.json"))},
+            "weights": {k: v.double().sum().item() for k, v in weights.items()}}
+
+
+def _kill_when(cmd, trigger: Path) -> bool:
+    """Start `cmd`, SIGKILL its process group once `trigger` exists; True if it was killed mid-run."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 400
+    while not trigger.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.01)
+    killed = proc.poll() is None
+    if killed:
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    return killed
+
+
+def test_iterated_runs_resume_to_the_same_result(tiny_model_dir, tmp_path):
+    ref_out = tmp_path / "reference"
+    stages = ["generate", "annotate", "generate_it2", "annotate_it2"]
+    _finish(_small(tiny_model_dir, ref_out, "iterations=2"))
+    ref = _small_state(ref_out, "model_it2", stages)
+    assert ref["iterations"] and len(ref["iterations"]) == 2
+    # in the second iteration: its generation, then its training after its checkpoint
+    for k, trigger in enumerate(["stages/generate_it2/shard-00001.parquet",
+                                 "stages/train_it2/checkpoints/checkpoint-10/alignkit-complete.json"]):
+        out = tmp_path / f"kill{k}"
+        cmd = _small(tiny_model_dir, out, "iterations=2")
+        assert _kill_when(cmd, out / trigger), trigger
+        finished = _finished_stages(out)
+        _finish(cmd)
+        after = _finished_stages(out)
+        assert not [n for n, t in finished.items() if after.get(n) != t], f"{trigger}: finished stages redone"
+        _assert_same(_small_state(out, "model_it2", stages), ref, f"iterated run killed at {trigger}")
+
+
+def test_grpo_killed_after_its_checkpoint_equals_the_uninterrupted_run(tiny_model_dir, tmp_path):
+    """A resumed GRPO run differs from an uninterrupted one (docs/reliability.md), so the resume is
+    refused: training restarts from step 0 with the same seed and reproduces the uninterrupted run."""
+    grpo = ["train.method=grpo", "prompts.n=4", "train.batch_size=2", "generate.n=2"]
+    ref_out = tmp_path / "reference"
+    _finish(_small(tiny_model_dir, ref_out, *grpo))
+    ref = _small_state(ref_out, "model", [])
+    assert ref["train"]["train"]["steps"] == 12
+    out = tmp_path / "killed"
+    cmd = _small(tiny_model_dir, out, *grpo)
+    assert _kill_when(cmd, out / "stages/train/checkpoints/checkpoint-10/alignkit-complete.json")
+    log = _finish(cmd)
+    assert "grpo: not resuming" in log
+    _assert_same(_small_state(out, "model", []), ref, "grpo killed after its checkpoint")

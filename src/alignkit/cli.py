@@ -144,6 +144,9 @@ def eval_(model: str = typer.Option(..., "--model", help="model: `embedded`, a p
         if name not in BENCHMARKS:
             raise AlignkitError(f"unknown benchmark {name!r}", where="--bench",
                                 fix=f"choose from: {', '.join(sorted(BENCHMARKS))} (or all)")
+    from alignkit.data.store import writable_dir
+
+    writable_dir(out)  # before any model work
     _quiet_libraries()
     from alignkit.data.store import atomic_write_json
     from alignkit.evaluate.benchmarks import EvalContext, items, run_benchmark
@@ -212,6 +215,9 @@ def audit(signal: str = typer.Option(..., "--signal", help="signal name(s), comm
     except ValueError as exc:
         raise AlignkitError(f"--params is not a JSON object: {exc}", where="--params",
                             fix='write e.g. --params \'{"scoring": "logprob"}\'') from None
+    from alignkit.data.store import writable_dir
+
+    writable_dir(out)  # before any model work
     _quiet_libraries()
     from alignkit.data.store import atomic_write_json
     from alignkit.evaluate.audit import run_audit
@@ -273,6 +279,9 @@ def lm_eval_(model: str = typer.Option(..., "--model", help="`embedded`, a check
     if include_path is not None and not include_path.is_dir():
         raise AlignkitError(f"--include-path {str(include_path)!r} is not a folder", where="--include-path",
                             fix="give the folder that holds the task YAML files")
+    from alignkit.data.store import writable_dir
+
+    writable_dir(out)  # before any model work
     _quiet_libraries()
     from alignkit.data.store import atomic_write_json
     from alignkit.evaluate.lm_eval_bridge import run_lm_eval
@@ -405,6 +414,11 @@ def main() -> None:
     except (typer.Abort, KeyboardInterrupt):
         typer.echo("aborted", err=True)
         sys.exit(130)
+    except OSError as exc:  # a file the run reads or writes: full disk, read-only, permissions
+        name = exc.filename or "a file"
+        typer.echo(AlignkitError(f"cannot use {name}: {exc.strerror or exc}", fix="check the path, the free space "
+                                 "and the permissions, then run the same command again").render(), err=True)
+        sys.exit(2)
     except Exception as exc:  # click usage errors
         import click
 

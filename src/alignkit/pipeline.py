@@ -124,6 +124,11 @@ class Runner:
             prompts = load_prompts(self.recipe.prompts)
             stage.write_groups([Group(p) for p in prompts])
             stage.finish(rows=len(prompts))
+        from alignkit.models.context import check_prompt_lengths
+
+        # every run (the model may have changed since the stage was written): before any model work
+        check_prompt_lengths([g.prompt for g in stage.read_groups()], self.recipe.model,
+                             self.recipe.generate.max_new_tokens, self.recipe.prompts.path or "prompts")
         return stage
 
     def generate(self, prompts: Stage) -> Stage:
@@ -234,8 +239,15 @@ class Runner:
         extra += [sorted(exclude)] if exclude else []
         stage = self.store.stage(self._name("train"), _key("train", built.key, self.policy_key, cfg, *extra))
         model_dir = self._model_dir()
-        if stage.done() and (model_dir / "config.json").is_file():
-            return stage, str(model_dir)
+        if stage.done():
+            # the trained model's files are in the stage's record (model.json); runs from before it
+            # existed fall back to the old check
+            damage = (stage.dir_damage("model.json", model_dir) if (stage.path / "model.json").is_file()
+                      else None if (model_dir / "config.json").is_file() else f"{model_dir} is missing")
+            if damage is None:
+                return stage, str(model_dir)
+            self.log(f"the trained model is damaged ({damage}): training again (from the last complete checkpoint)")
+            stage.manifest_path.unlink(missing_ok=True)
         reward = None
         if online:
             import json
@@ -270,6 +282,7 @@ class Runner:
             info = train(method, rows, cfg, base, stage.path, model_dir, reward=reward,
                          generation=self.recipe.generate, **self._train_load())
         stage.write_json("train.json", info)
+        stage.record_dir("model.json", model_dir)  # the model in the manifest: damage is detected on reuse
         stage.finish(**info)
         return stage, str(model_dir)
 

@@ -309,10 +309,14 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
             raise AlignkitError(f"bad --set {item!r}", where="--set",
                                 fix="write --set key.path=value, e.g. --set prompts.n=8")
         parts = key.strip().split(".")
+        if len(parts) > _MAX_SET_DEPTH or len(item) > _MAX_SET_CHARS:
+            raise AlignkitError(f"--set {item[:60]!r}... is too long ({len(parts)} key parts, {len(item):,} "
+                                "characters)", where="--set", fix=f"a key has at most {_MAX_SET_DEPTH} parts and an "
+                                f"override at most {_MAX_SET_CHARS:,} characters; put larger values in the recipe")
         node = data
         for part in parts[:-1]:
-            if isinstance(node, list) and part.isdigit() and int(part) < len(node):
-                node = node[int(part)]
+            if isinstance(node, list):
+                node = node[_index(node, part, key)]
                 continue
             if not isinstance(node, dict):
                 raise AlignkitError(f"cannot set {key!r}: {part!r} is not a section", where="--set",
@@ -321,13 +325,15 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
                 node[part] = {"name": node[part]}  # --set model.dtype=... on `model: NAME`
             node = node.setdefault(part, {})
         try:
-            value = yaml.safe_load(raw) if raw.strip() else ""
+            from alignkit.data import safe_yaml
+
+            value = safe_yaml.load(raw, f"--set {key}")[0] if raw.strip() else ""
         except yaml.YAMLError:
             value = raw
         if node is data and parts == ["model"] and isinstance(node.get("model"), dict) and isinstance(value, str):
             node["model"]["name"] = value  # --set model=X on a `model:` mapping keeps its load options
-        elif isinstance(node, list) and parts[-1].isdigit():
-            node[int(parts[-1])] = value
+        elif isinstance(node, list):
+            node[_index(node, parts[-1], key)] = value
         elif isinstance(node, dict):
             node[parts[-1]] = value
         else:
@@ -335,19 +341,29 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
     return data
 
 
+_MAX_SET_DEPTH, _MAX_SET_CHARS = 32, 65536
+
+
+def _index(node: list, part: str, key: str) -> int:
+    """The list position `part` names in --set `key`, or a clear error."""
+    if not part.isdigit() or int(part) >= len(node):
+        raise AlignkitError(f"cannot set {key!r}: {part!r} is not an index of that list (it has {len(node)} "
+                            f"item(s): 0 to {len(node) - 1})" if node else f"cannot set {key!r}: that list is empty",
+                            where="--set", fix="name an existing item, or write the whole list, e.g. "
+                            "--set evaluate.benchmarks=[ifeval_heldout,arithmetic_heldout]")
+    return int(part)
+
+
 def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
     path = Path(path)
     if not path.is_file():
         raise AlignkitError(f"recipe file {str(path)!r} not found", fix="give the path of a recipe YAML; "
                             "`alignkit recipes` lists the built-in ones")
+    from alignkit.data import safe_yaml
+
+    text = safe_yaml.read_text(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise AlignkitError(f"not UTF-8 text (byte {exc.start})", where=str(path),
-                            fix="save the recipe as UTF-8") from None
-    try:
-        data = yaml.safe_load(text)
-        root = yaml.compose(text)
+        data, root = safe_yaml.load(text, str(path))  # bounded: size, depth, alias expansion
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
@@ -358,6 +374,7 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
         raise AlignkitError("a recipe must be a YAML mapping (key: value lines)", where=str(path),
                             fix="start from a built-in recipe: `alignkit recipes`")
     data = apply_overrides(data, overrides or [])
+    safe_yaml.check_size(data, f"{path} (with --set)" if overrides else str(path))
     try:
         return Recipe.model_validate(data)
     except ValidationError as exc:

@@ -68,13 +68,21 @@ def _peft_config(cfg: TrainConfig, task: str = "CAUSAL_LM"):
                       target_modules=cfg.lora.target_modules, task_type=task, **extra)
 
 
-def _last_checkpoint(output_dir: Path) -> str | None:
-    """Resume from TRL's last checkpoint after a crash."""
-    if not output_dir.is_dir():
-        return None
-    from transformers.trainer_utils import get_last_checkpoint
+def _last_checkpoint(output_dir: Path, method: str = "sft") -> str | None:
+    """Resume from the last complete checkpoint after a crash (half-written ones are skipped and
+    deleted: data/checkpoints.py). Online RL (grpo, rloo) is never resumed: a resumed GRPO run was
+    measured to differ from an uninterrupted one (docs/reliability.md), so it restarts from step 0
+    with the same seed, which reproduces the uninterrupted run exactly."""
+    from alignkit.data.checkpoints import last_complete
 
-    return get_last_checkpoint(str(output_dir))
+    if method in ONLINE and output_dir.is_dir() and any(output_dir.glob("checkpoint-*")):
+        import shutil
+
+        print(f"{method}: not resuming from {output_dir} (a resumed {method} run would differ from an "
+              "uninterrupted one); training again from step 0")
+        shutil.rmtree(output_dir)
+        return None
+    return last_complete(output_dir)
 
 
 # What each method trains on: the dataset kind the builder must produce, in TRL's columns.
@@ -153,7 +161,11 @@ def train(method: str, rows: list[dict], cfg: TrainConfig, model_path: str, work
         trainer = _online_trainer(method, args, cfg, generation, reward, common)
     else:
         raise ValueError(f"unknown training method {method!r}")
-    result = trainer.train(resume_from_checkpoint=_last_checkpoint(ckpt_dir))
+    from alignkit.data.checkpoints import arm_fault, marker_callback
+
+    trainer.add_callback(marker_callback())  # marks each checkpoint complete once written
+    arm_fault(trainer)  # tests only: ALIGNKIT_FAULT=checkpoint-write:POINT
+    result = trainer.train(resume_from_checkpoint=_last_checkpoint(ckpt_dir, method))
     # QLoRA: the adapter is merged into the base reloaded at full precision, not into its 4-bit copy
     reload = (lambda: AutoModelForCausalLM.from_pretrained(model_path, dtype=weights)) if cfg.qlora else None
     _save(trainer, tokenizer, out_dir, reload)

@@ -45,8 +45,11 @@ def load_prompts(cfg) -> list[Prompt]:
     if not cfg.path:
         raise AlignkitError(f"prompts.source is {cfg.source!r} but prompts.path is not set",
                             where="prompts.path", fix="add `path: FILE` under `prompts:`")
-    prompts = load_jsonl(cfg.path) if cfg.source == "jsonl" else load_parquet(cfg.path)
-    if cfg.shuffle:  # n rows drawn with the seed, not the first n
+    # streamed: a file of a million rows is read only as far as the first prompts.n (all of it when
+    # shuffled: n rows drawn with the seed, not the first n)
+    limit = None if cfg.shuffle else cfg.n
+    prompts = load_jsonl(cfg.path, limit) if cfg.source == "jsonl" else load_parquet(cfg.path, limit)
+    if cfg.shuffle:
         import random
 
         random.Random(cfg.seed).shuffle(prompts)

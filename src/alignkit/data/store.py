@@ -114,6 +114,28 @@ class Stage:
         atomic_write_json(self.manifest_path, manifest)
         return manifest
 
+    # -- a directory outside the stage (the trained model) ---------------------------------
+    def record_dir(self, name: str, directory: Path) -> None:
+        """Write `name`: the sha256 of every file under `directory`. `finish` then hashes `name`
+        into the manifest, so the directory is covered too (see `dir_damage`)."""
+        self.write_json(name, {"dir": directory.name, "files": _digests(directory)})
+
+    def dir_damage(self, name: str, directory: Path) -> str | None:
+        """None if `directory` holds exactly the files recorded in `name` with their hashes;
+        else what differs (a missing, changed, truncated or extra file)."""
+        try:
+            recorded = self.read_json(name)["files"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return f"no record of {directory}"
+        if not directory.is_dir():
+            return f"{directory} is missing"
+        found = _digests(directory)
+        for rel in sorted(set(recorded) | set(found)):
+            if recorded.get(rel) != found.get(rel):
+                state = "missing" if rel not in found else "unexpected" if rel not in recorded else "changed"
+                return f"{directory / rel} is {state}"
+        return None
+
     # -- group shards --------------------------------------------------------------------
     def shard_path(self, index: int) -> Path:
         return self.path / f"shard-{index:05d}.parquet"
@@ -152,12 +174,33 @@ class Stage:
         return json.loads((self.path / name).read_text())
 
 
+def _digests(directory: Path) -> dict[str, str]:
+    return {str(p.relative_to(directory)): sha256_file(p) for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+def writable_dir(path: str | Path, where: str = "--out") -> Path:
+    """Create the output directory `path` if needed and check that files can be written there;
+    else a clear error (it names a file, is on a read-only filesystem, lacks permission)."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise AlignkitError(f"{str(path)!r} is a file, not a directory", where=where,
+                            fix="give a directory (it is created if missing), or move the file away")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".write-test.{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise AlignkitError(f"cannot write to {str(path)!r}: {exc.strerror or exc}", where=where,
+                            fix="choose a directory on a writable filesystem that you may write to") from None
+    return path
+
+
 class RunStore:
     """A run directory holding stages."""
 
     def __init__(self, root: str | Path):
-        self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.root = writable_dir(root)
 
     def stage(self, name: str, key: str) -> Stage:
         return Stage(self.root, name, key)

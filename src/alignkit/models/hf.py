@@ -37,12 +37,14 @@ def load_model_and_tokenizer(spec: str, dtype: str = "float32", device_map: str 
         tokenizer = AutoTokenizer.from_pretrained(path)
         placement = {"device_map": device_map} if device_map is not None else {}
         model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype), **placement)
-    except (OSError, ValueError) as exc:
+    except Exception as exc:  # a missing, damaged or mistyped file: any error here is about the files
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
         raise AlignkitError(
-            f"could not load model {spec!r}: {str(exc).splitlines()[0]}",
+            f"could not load model {spec!r}: {type(exc).__name__}: {first}",
             where="model",
-            fix="check the path or id; this machine may have no access to the model hub, "
-            "so use a local directory or `embedded`",
+            fix="check the path or id (this machine may have no access to the model hub, so use a local "
+            "directory or `embedded`); a damaged model (a truncated model.safetensors, a config.json field of "
+            "the wrong type) must be saved again",
         ) from None
     if chat_template:
         tokenizer.chat_template = chat_template_text(chat_template)

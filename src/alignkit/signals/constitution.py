@@ -46,10 +46,9 @@ def load_constitution(path: str | Path | None = None) -> Constitution:
     if not path.is_file():
         raise AlignkitError(f"constitution file {str(path)!r} not found", where="signals.params.constitution",
                             fix="give the path of a .yaml or .md constitution, or omit it for the default")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise AlignkitError(f"not UTF-8 text (byte {exc.start})", where=str(path), fix="save it as UTF-8") from None
+    from alignkit.data import safe_yaml
+
+    text = safe_yaml.read_text(path, "constitution")  # bounded in size
     if path.suffix.lower() in (".md", ".markdown"):
         return _from_markdown(text, path)
     return _from_yaml(text, path)
@@ -57,8 +56,9 @@ def load_constitution(path: str | Path | None = None) -> Constitution:
 
 def _from_yaml(text: str, path: Path) -> Constitution:
     try:
-        data = yaml.safe_load(text)
-        root = yaml.compose(text)
+        from alignkit.data import safe_yaml
+
+        data, root = safe_yaml.load(text, str(path))  # bounded: depth, alias expansion
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)

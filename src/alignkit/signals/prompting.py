@@ -8,6 +8,7 @@ quote and give the judge or critic instructions of its own.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
@@ -17,10 +18,28 @@ from alignkit.models.base import Backend, Sampling
 from alignkit.signals.base import SignalParams
 
 
+def _folded(text: str) -> tuple[str, list[int]]:
+    """`text` as a reader might see it (NFKC: fullwidth ＜／ｒ become </r; invisible format
+    characters such as zero-width spaces dropped), with each folded character's index in `text`."""
+    chars, origin = [], []
+    for i, ch in enumerate(text):
+        if unicodedata.category(ch) == "Cf":
+            continue
+        folded = unicodedata.normalize("NFKC", ch) if ord(ch) > 127 else ch
+        chars.append(folded)
+        origin.extend([i] * len(folded))
+    return "".join(chars), origin
+
+
 def quote(text: str, tag: str) -> str:
-    """`text` inside <tag>...</tag>, with any <tag> or </tag> it contains defused."""
-    inner = re.sub(rf"<\s*/?\s*{re.escape(tag)}\s*>", lambda m: m.group(0).replace("<", "‹").replace(">", "›"),
-                   text, flags=re.IGNORECASE)
+    """`text` inside <tag>...</tag>. Anything in `text` that could read as that tag opening or
+    closing is defused by turning its `<` into `‹`: any case, whitespace or attributes
+    (`</response x="1">`, `</response/>`, `< /Response >`, `</response` with no `>`, `</responses>`), fullwidth
+    or zero-width-split spellings (`＜/ｒｅｓｐｏｎｓｅ＞`, `</res\u200bponse>`)."""
+    folded, origin = _folded(text)
+    opens = {origin[m.start()] for m in re.finditer(rf"<\s*/?\s*{re.escape(tag)}", folded,
+                                                    flags=re.IGNORECASE)}
+    inner = "".join("‹" if i in opens else ch for i, ch in enumerate(text)) if opens else text
     return f"<{tag}>\n{inner}\n</{tag}>"
 
 

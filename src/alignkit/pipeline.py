@@ -37,6 +37,10 @@ def model_dir_name(iteration: int, iterated: bool) -> str:
     return f"model_it{iteration}" if iterated else "model"
 
 
+# written into model/ after training (cards.py): not part of the trained model's record
+MODEL_CARD = frozenset({"README.md"})
+
+
 def _key(*parts: Any) -> str:
     from pydantic_core import to_jsonable_python
 
@@ -242,7 +246,7 @@ class Runner:
         if stage.done():
             # the trained model's files are in the stage's record (model.json); runs from before it
             # existed fall back to the old check
-            damage = (stage.dir_damage("model.json", model_dir) if (stage.path / "model.json").is_file()
+            damage = (stage.dir_damage("model.json", model_dir, MODEL_CARD) if (stage.path / "model.json").is_file()
                       else None if (model_dir / "config.json").is_file() else f"{model_dir} is missing")
             if damage is None:
                 return stage, str(model_dir)

@@ -120,9 +120,9 @@ class Stage:
         into the manifest, so the directory is covered too (see `dir_damage`)."""
         self.write_json(name, {"dir": directory.name, "files": _digests(directory)})
 
-    def dir_damage(self, name: str, directory: Path) -> str | None:
-        """None if `directory` holds exactly the files recorded in `name` with their hashes;
-        else what differs (a missing, changed, truncated or extra file)."""
+    def dir_damage(self, name: str, directory: Path, ignore: frozenset[str] = frozenset()) -> str | None:
+        """None if `directory` holds exactly the files recorded in `name` with their hashes (files named
+        in `ignore` aside); else what differs (a missing, changed, truncated or extra file)."""
         try:
             recorded = self.read_json(name)["files"]
         except (OSError, ValueError, KeyError, TypeError):
@@ -130,7 +130,7 @@ class Stage:
         if not directory.is_dir():
             return f"{directory} is missing"
         found = _digests(directory)
-        for rel in sorted(set(recorded) | set(found)):
+        for rel in sorted((set(recorded) | set(found)) - ignore):
             if recorded.get(rel) != found.get(rel):
                 state = "missing" if rel not in found else "unexpected" if rel not in recorded else "changed"
                 return f"{directory / rel} is {state}"

@@ -123,9 +123,12 @@ def interpreter() -> str:
     throwaway user can run it (not under /root), else the system's."""
     if os.environ.get("ALIGNKIT_SANDBOX_PYTHON"):
         return os.environ["ALIGNKIT_SANDBOX_PYTHON"]
+    # the base interpreter, not a virtualenv's link to it: a venv under /work would be hidden by the
+    # sandbox's own /work tmpfs (the sandboxed code needs only the standard library)
+    this = str(Path(getattr(sys, "_base_executable", "") or sys.executable).resolve())
     if os.geteuid() != 0:  # the sandbox runs as this user: whatever it may run
-        return sys.executable
-    for candidate in (sys.executable, "/usr/bin/python3", "/usr/local/bin/python3"):
+        return this
+    for candidate in (this, "/usr/bin/python3", "/usr/local/bin/python3"):
         if _world_runnable(candidate):
             return candidate
     raise AlignkitError("no Python interpreter the sandbox user may run (this one lives under a private "

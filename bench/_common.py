@@ -65,3 +65,20 @@ def machine_line() -> str:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return (f"# {time.strftime('%Y-%m-%d %H:%M')} | {os.cpu_count()} CPUs, load {load:.1f} (contended when > "
             f"{os.cpu_count()}) | torch {torch.__version__}, {torch.get_num_threads()} threads")
+
+
+def record_train_runtimes() -> list[tuple[float, int]]:
+    """Patch transformers' Trainer.train so each call appends (train_runtime, global_step) to the
+    returned list: step times as the Trainer measured them, without model loading or saving."""
+    import transformers
+
+    runtimes: list[tuple[float, int]] = []
+    inner_train = transformers.Trainer.train
+
+    def timed_train(self, *a, **kw):
+        out = inner_train(self, *a, **kw)
+        runtimes.append((out.metrics["train_runtime"], self.state.global_step))
+        return out
+
+    transformers.Trainer.train = timed_train
+    return runtimes

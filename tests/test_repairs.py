@@ -116,3 +116,38 @@ def test_synthesizer_never_asks_for_a_paragraph_past_the_last():
     for _ in range(200):
         _, con = C.describe("length_constraints:nth_paragraph_first_word", rng)
         assert con.kwargs["nth_paragraph"] <= con.kwargs["num_paragraphs"]
+
+
+def test_contrast_adds_a_pair_that_rewards_leaving_out_words_the_answer_uses():
+    from alignkit.data.instructions import synthesize
+    from alignkit.signals.repairs import answer_words
+
+    answer = ("Gardens need water every morning. Tomatoes grow best in full sun. Basil likes warm soil. "
+              "Mulch keeps the roots cool. Prune the tomatoes weekly. Harvest when the fruit is red.")
+    prompt = synthesize("train", 1, seed=3)[0]
+    g = Group(prompt, [Candidate(answer, {"finish_reason": "stop", "model": "m"})])
+    plain = get_signal("checker_revision")(relabel=1).annotate([g])
+    out = get_signal("checker_revision")(relabel=1, contrast=True).annotate(
+        [Group(prompt, [Candidate(answer, {"finish_reason": "stop", "model": "m"})])])
+    assert len(out) == len(plain) + 1  # one contrast pair per answer, after its relabelled pairs
+    pair = out[-1]
+    (con,) = pair.prompt.meta["constraints"]
+    words = answer_words(answer)
+    assert con == {"id": "keywords:forbidden_words", "kwargs": {"forbidden_words": sorted(words)}}
+    assert words == ["basil", "fruit"]  # the most used words that sit in under a third of the sentences
+    assert pair.prompt.text.startswith(prompt.meta["base_task"]) and all(w in pair.prompt.text for w in words)
+    chosen, unedited = pair.candidates
+    assert unedited.text == answer and unedited.value("verifiable_instructions") == 0.0
+    assert chosen.value("verifiable_instructions") == 1.0 and chosen.origin["contrast"] == "forbidden_words"
+    assert chosen.text == ("Gardens need water every morning. Tomatoes grow best in full sun. "
+                           "Mulch keeps the roots cool. Prune the tomatoes weekly.")  # whole sentences dropped
+
+
+def test_contrast_skips_an_answer_whose_every_word_fills_a_third_of_it():
+    from alignkit.data.instructions import synthesize
+
+    prompt = synthesize("train", 1, seed=3)[0]
+    answer = "Kittens sleep quietly. Kittens purr loudly."
+    plain = get_signal("checker_revision")(relabel=1).annotate([Group(prompt, [Candidate(answer)])])
+    out = get_signal("checker_revision")(relabel=1, contrast=True).annotate([Group(prompt, [Candidate(answer)])])
+    assert len(out) == len(plain)  # dropping any word's sentences would leave under half the answer

@@ -82,3 +82,8 @@ def test_listing_commands_print_json():
     names = {r["name"] for r in rec}
     assert "verifiable_instructions" in names
     assert all(r["signals"] for r in rec)
+    by_name = {r["name"]: r for r in rec}  # each recipe's survey family and training method, shown plainly
+    assert (by_name["spin"]["family"], by_name["spin"]["signals"], by_name["spin"]["method"]) == (
+        "inductive_bias", ["self_play"], "dpo")
+    assert by_name["rejection_sampling"]["family"] == "model_feedback"
+    assert [r["family"] for r in rec] == sorted(r["family"] for r in rec)  # grouped by family

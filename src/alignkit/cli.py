@@ -354,18 +354,23 @@ def signals(as_json: bool = typer.Option(False, "--json", help="print JSON")) ->
 
 @app.command()
 def recipes(as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
-    """List built-in recipes."""
+    """List built-in recipes by the survey family their signal comes from, with the training method."""
     from alignkit.recipe import load_recipe
+    from alignkit.signals.base import get_signal
 
     rows = []
     for path in sorted(repo_recipes_dir().glob("*.yaml")):
         r = load_recipe(path)
-        rows.append({"name": path.stem, "path": str(path), "signals": [s.name for s in r.signals]})
+        names = [s.name for s in r.signals]
+        decides = r.build.signal if r.build.signal in names else names[0]  # the signal the dataset is built from
+        rows.append({"name": path.stem, "path": str(path), "signals": names,
+                     "family": get_signal(decides).source, "method": r.train.method})
+    rows.sort(key=lambda r: (r["family"], r["name"]))
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
     for r in rows:
-        typer.echo(f"{r['name']:28} {', '.join(r['signals']):30} {r['path']}")
+        typer.echo(f"{r['family']:22} {r['name']:30} {r['method']:8} {', '.join(r['signals'])}")
 
 
 def _print_report(report: dict, out: Path) -> None:

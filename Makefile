@@ -24,4 +24,5 @@ setup-vllm:
 
 ## The vLLM backend's tests in that environment.
 test-vllm: setup-vllm
+	.venv-vllm/bin/python -c "import vllm" # the vLLM tests skip without vllm: fail here instead
 	.venv-vllm/bin/python -m pytest -q tests/test_vllm_backend.py

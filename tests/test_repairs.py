@@ -151,3 +151,14 @@ def test_contrast_skips_an_answer_whose_every_word_fills_a_third_of_it():
     plain = get_signal("checker_revision")(relabel=1).annotate([Group(prompt, [Candidate(answer)])])
     out = get_signal("checker_revision")(relabel=1, contrast=True).annotate([Group(prompt, [Candidate(answer)])])
     assert len(out) == len(plain)  # dropping any word's sentences would leave under half the answer
+
+
+def test_relabel_rephrase_overrides_the_source_prompts_wording_mix():
+    from alignkit.data.instructions import synthesize
+
+    prompt = synthesize("train", 1, seed=3)[0]  # written in lm-eval's wording (rephrase 0)
+    canonical = get_signal("checker_revision")(relabel=4).annotate([Group(prompt, [Candidate(TEXT)])])[1:]
+    reworded = get_signal("checker_revision")(relabel=4, rephrase=1.0).annotate([Group(prompt, [Candidate(TEXT)])])[1:]
+    assert [h.prompt.meta["base_task"] for h in reworded] == [h.prompt.meta["base_task"] for h in canonical]
+    assert all(h.prompt.meta.get("rephrase") == 1.0 for h in reworded)
+    assert {h.prompt.text for h in reworded}.isdisjoint(h.prompt.text for h in canonical)

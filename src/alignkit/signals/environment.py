@@ -86,6 +86,9 @@ class CheckerRevision(Signal):
         max_sentences: int | None = Field(None, ge=0, description="try the answer's first k sentences before the "
                                           "whole answer, so revisions are concise and finish within a token budget "
                                           "(unset or 0: the whole answer only)")
+        rephrase: float | None = Field(None, ge=0, le=1, description="with relabel, the probability that a new "
+                                       "prompt's constraint is worded in another phrasing than lm-eval's (unset: "
+                                       "the source prompt's `prompts.rephrase`)")
         contrast: bool = Field(False, description="with relabel, one more pair per answer that rewards *not* "
                                "doing something: the task plus \"do not include keywords X, Y\", where X and Y "
                                "are words the answer itself uses; the answer without their sentences is chosen "
@@ -141,6 +144,9 @@ class CheckerRevision(Signal):
                 out.extend(checker.annotate(self._forbid(group)))
         return out
 
+    def _rephrase(self, group: Group) -> float:
+        return group.prompt.meta.get("rephrase", 0.0) if self.p.rephrase is None else self.p.rephrase
+
     def _forbid(self, group: Group) -> list[Group]:
         """The contrastive pair: the group's task with "do not include keywords X, Y" (lm-eval's
         wording, or with the recipe's rephrase probability another one), X and Y words its answer
@@ -168,7 +174,7 @@ class CheckerRevision(Signal):
             return []
         rng = random.Random(f"forbid:{group.prompt.id}")
         text, con = C.describe_with("keywords:forbidden_words", forbidden_words=words)
-        if rng.random() < group.prompt.meta.get("rephrase", 0.0):
+        if rng.random() < self._rephrase(group):
             text = reword(con.id, con.kwargs, rng) or text
         meta = {k: v for k, v in group.prompt.meta.items() if k not in ("constraints",)}
         prompt = Prompt(messages=[{"role": "user", "content": f"{task} {text}"}],
@@ -202,7 +208,7 @@ class CheckerRevision(Signal):
             types = group.prompt.meta.get("constraint_types", "synth")  # broad prompts relabel with broad types
             extra = {"constraint_types": types} if types != "synth" else {}
             prompt = compose(task, draw_constraints(split, rng, allowed=set(REPAIRS), types=types), rng, split,
-                             rephrase=group.prompt.meta.get("rephrase", 0.0), relabeled_from=group.prompt.id, **extra)
+                             rephrase=self._rephrase(group), relabeled_from=group.prompt.id, **extra)
             cons = [C.Constraint(c["id"], c["kwargs"]) for c in prompt.meta["constraints"]]
             fixed = _revise(text, prompt.meta["constraints"], cons, task, max_sentences)
             if prompt.text in seen or fixed is None:

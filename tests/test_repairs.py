@@ -162,3 +162,16 @@ def test_relabel_rephrase_overrides_the_source_prompts_wording_mix():
     assert [h.prompt.meta["base_task"] for h in reworded] == [h.prompt.meta["base_task"] for h in canonical]
     assert all(h.prompt.meta.get("rephrase") == 1.0 for h in reworded)
     assert {h.prompt.text for h in reworded}.isdisjoint(h.prompt.text for h in canonical)
+
+
+def test_a_constraint_lm_eval_redraws_at_random_is_checked_the_same_way_every_time():
+    # IFEval's own data asks for the letter "#"; lm-eval swaps a rejected letter for a random one
+    con = C.Constraint("keywords:letter_frequency", {"let_relation": "at least", "letter": "#", "let_frequency": 4})
+    text = "#playboy'stwitter " * 30
+    results = {C.check(con, text) for _ in range(40)}
+    assert len(results) == 1
+    random.seed(1)
+    first = random.random()
+    random.seed(1)
+    C.check(con, text)
+    assert random.random() == first  # the caller's global generator is left as it was

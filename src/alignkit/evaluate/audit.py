@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from alignkit.evaluate.agreement import agreement, auroc
+from alignkit.evaluate.stats import bootstrap_statistic_ci
 from alignkit.types import Annotation, Candidate, Group, Prompt
 
 TRUTH = "audit.truth"
@@ -158,20 +159,6 @@ def _injected(groups: list[Group], rng: random.Random) -> list[Group]:
     return out
 
 
-def _bootstrap_auroc(scores: list[float], labels: list[bool], seed: int = 0, n_boot: int = 1000) -> list[float] | None:
-    rng = random.Random(seed)
-    vals = []
-    for _ in range(n_boot):
-        idx = [rng.randrange(len(scores)) for _ in scores]
-        v = auroc([scores[i] for i in idx], [labels[i] for i in idx])
-        if v is not None:
-            vals.append(v)
-    if len(vals) < n_boot // 2:
-        return None
-    vals.sort()
-    return [vals[int(0.025 * len(vals))], vals[int(0.975 * len(vals)) - 1]]
-
-
 def audit_signal(make: Callable[[int], Any], groups: list[Group], *, seed: int = 0) -> dict[str, Any]:
     """Audit one signal on labelled probe groups. `make(seed)` returns a bound signal instance
     (a second instance, with another seed, measures repeatability)."""
@@ -190,7 +177,8 @@ def audit_signal(make: Callable[[int], Any], groups: list[Group], *, seed: int =
     cut = [float(c.value(TRUTH)) >= 1.0 for g in run1 for c in g.candidates
            if c.origin.get("finish_reason") == "length"]
     row["cut_off"], row["cut_off_right"] = len(cut), sum(cut)  # signals with require_complete fail these
-    row["auroc_ci95"] = _bootstrap_auroc(scores, labels, seed) if row["auroc"] is not None else None
+    row["auroc_ci95"] = (bootstrap_statistic_ci(lambda idx: auroc([scores[i] for i in idx], [labels[i] for i in idx]),
+                                                len(scores), seed=seed) if row["auroc"] is not None else None)
     unit = all(0 <= s <= 1 for s in scores)
     row["accuracy"] = sum((s >= 0.5) == y for s, y in pairs) / len(pairs) if unit else None
     row["calibration_error"] = calibration_error(scores, labels)

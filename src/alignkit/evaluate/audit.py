@@ -276,3 +276,21 @@ def run_audit(signals: list[tuple[str, dict]], bench: str, backend: Any, resolve
     return {"bench": bench, "prompts": len(groups), "probe_ids": [g.prompt.id for g in groups],
             "answers_per_prompt": k, "seed": seed,
             "truth_pass_rate": sum(t >= 1.0 for t in truth) / len(truth) if truth else None, "signals": rows}
+
+
+def probe_bench(bench: str | None, evaluated: list[str]) -> str | None:
+    """The benchmark an audit probes: `audit.bench`, else the first evaluated benchmark with
+    per-answer ground truth (None if there is none)."""
+    from alignkit.errors import AlignkitError
+    from alignkit.evaluate.benchmarks import BENCHMARKS
+
+    if bench is not None and bench not in BENCHMARKS:
+        raise AlignkitError(f"unknown audit benchmark {bench!r}", where="audit.bench",
+                            fix=f"choose from: {', '.join(sorted(BENCHMARKS))}")
+    return bench or next((b for b in evaluated if BENCHMARKS[b].score), None)
+
+
+def flag_lines(result: dict[str, Any]) -> list[str]:
+    """One line per flag or undecided verdict of an audit, for the run's log."""
+    return [f"{row['signal']}: {flag}" for row in result["signals"]
+            for flag in row.get("flags", []) + ([row["undecided"]] if "undecided" in row else [])]

@@ -32,7 +32,7 @@ def test_report_has_the_promised_shape(sft_run):
     assert on_disk == report
     assert set(report) == {"model", "recipe", "wall_seconds", "benchmarks", "audit", "breakdown", "provenance"}
     details = json.loads((out / "details.json").read_text())
-    assert list(details) == ["base_model", "signal", "dataset_rows", "stage_seconds", "train"]
+    assert set(details) == {"base_model", "signal", "dataset_rows", "stage_seconds", "train"}
     assert details["dataset_rows"] == len(json.loads((out / "stages" / "build" / "rows.json").read_text())) > 0
     assert details["signal"]["groups"] == 6 and details["train"]["rows"] == details["dataset_rows"]
     assert report["audit"]["bench"] == "ifeval_heldout"

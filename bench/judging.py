@@ -35,9 +35,9 @@ def main() -> None:
     repeats = args.repeats or (1 if args.quick else 3)
     torch.set_num_threads(args.threads)
 
-    import alignkit.models.hf as hf
     from alignkit.data.arithmetic import synthesize
-    from alignkit.executors import ModelCache
+    from alignkit.models.cache import ModelCache
+    from alignkit.models.hf import HFBackend
     from alignkit.signals.inductive_bias import SelfJudge
     from alignkit.signals.model_feedback import Verifier
     from alignkit.types import Candidate, Group
@@ -57,7 +57,12 @@ def main() -> None:
         truth += [True] * half + [False] * half
         groups.append(Group(prompt=p, candidates=cands))
     models = ModelCache("embedded", batch_size=32)
-    models("policy")
+    policy = models("policy")
+    # the same weights with less prefix sharing: groups' prefixes not cached ("root"), nothing ("none")
+    sharing = {"all": policy, **{share: HFBackend(policy.name, model=policy.model, tokenizer=policy.tokenizer,
+                                                  batch_size=32, **kw)
+                                 for share, kw in (("root", {"shared_prefix_groups": False}),
+                                                   ("none", {"shared_prefix_min": 10**9}))}}
     gen_tokens = 16 if args.quick else 96
     judged: dict[str, list[float]] = {}
     signals = {"verifier": (Verifier, "verifier.p"), "self_judge": (SelfJudge, "self_judge")}
@@ -71,13 +76,7 @@ def main() -> None:
         def run() -> dict:
             fresh = [Group(prompt=g.prompt, candidates=[Candidate(c.text) for c in g.candidates]) for g in groups]
             params = {"scoring": mode} | ({"max_new_tokens": gen_tokens} if mode == "generate" else {}) | extra
-            saved = hf.SHARED_PREFIX_MIN, hf.SHARED_PREFIX_GROUPS
-            hf.SHARED_PREFIX_MIN = saved[0] if share != "none" else 10**9
-            hf.SHARED_PREFIX_GROUPS = share == "all"
-            try:
-                cls(**params).bind(models).annotate(fresh)
-            finally:
-                hf.SHARED_PREFIX_MIN, hf.SHARED_PREFIX_GROUPS = saved
+            cls(**params).bind(lambda spec: sharing[share]).annotate(fresh)
             judged[label] = [c.value(key) for g in fresh for c in g.candidates]
             return {"judgments": len(judged[label])}
         return run

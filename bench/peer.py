@@ -39,8 +39,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     from alignkit.data.instructions import synthesize
-    from alignkit.executors import ModelCache, generate_shard
+    from alignkit.executors import generate_shard
     from alignkit.models.base import Sampling
+    from alignkit.models.cache import ModelCache
     from alignkit.models.embedded import embedded_model_dir
     from alignkit.signals.inductive_bias import _ASK, RUBRIC, SelfJudge
     from alignkit.signals.prompting import quote

@@ -14,14 +14,14 @@ import re
 from pathlib import Path
 
 from alignkit.data.arithmetic import extract_answer
-from alignkit.data.store import Stage
+from alignkit.data.store import Stage, eval_stage
 from alignkit.pipeline import eval_label, stage_name
 
 _ONE_LINE = re.compile(r"\d+ [+-] \d+ = \d+")
 
 
 def _items(run: Path, label: str, bench: str) -> list[dict]:
-    return Stage.existing(run, f"eval_{label}_{bench}").read_json("items.json")
+    return Stage.existing(run, eval_stage(label, bench)).read_json("items.json")
 
 
 def main() -> None:

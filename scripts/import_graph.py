@@ -21,9 +21,11 @@ Layers, lowest first; a module may import from its own layer or a lower one:
     evaluate  evaluate/ (benchmarks, signal audit, reward-model evaluation, reports)
     stages    recipe (schema; its validators ask signals/ and evaluate/), train, rewards (a signal
               as an online reward), executors (generation and annotation, in-process or Ray),
-              tracking (report_to's trackers), provenance (versions, commit, hardware of a run), cards
-              (model and dataset cards), export, export_gguf (a run's data and model out)
-    pipeline  pipeline (the Runner: stages, iterations, caching)
+              launch (the train stage's work: in-process or launched workers), tracking (report_to's
+              trackers), provenance (versions, commit, hardware of a run), report (recipe.yaml,
+              report.json, details.json, report.html), cards (model and dataset cards), export,
+              export_gguf (a run's data and model out)
+    pipeline  stages (each stage's key, reuse and call to its work), pipeline (the Runner: the loops)
     entry     cli, __main__, serve, train_worker (the launched training process), weak_to_strong,
               api (the Python API: run, load_recipe; the root package reaches it by string)
 
@@ -54,9 +56,9 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("signals", ["signals"]),
     ("build", ["build"]),
     ("evaluate", ["evaluate"]),
-    ("stages", ["recipe", "train", "rewards", "executors", "tracking", "provenance", "cards", "export",
-                "export_gguf"]),
-    ("pipeline", ["pipeline"]),
+    ("stages", ["recipe", "train", "rewards", "executors", "launch", "tracking", "provenance", "report", "cards",
+                "export", "export_gguf"]),
+    ("pipeline", ["pipeline", "stages"]),
     ("entry", ["cli", "__main__", "serve", "train_worker", "weak_to_strong", "api"]),
 ]
 

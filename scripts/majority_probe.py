@@ -16,8 +16,8 @@ from pathlib import Path
 
 from alignkit.data.arithmetic import OPERANDS, extract_answer, synthesize
 from alignkit.data.store import Stage
-from alignkit.executors import ModelCache
 from alignkit.models.base import Sampling
+from alignkit.models.cache import ModelCache
 from alignkit.pipeline import stage_name
 from alignkit.signals.inductive_bias import majority
 

@@ -54,12 +54,11 @@ class _RowTokens:
         return getattr(self.backend, attr)
 
     def choice_logprobs(self, conversations, choices):
-        import alignkit.models.hf as hf
         from alignkit.models.prefix import plan
 
-        tok = self.backend.tokenizer
-        seqs = [tok(self.backend._render(c), add_special_tokens=False).input_ids for c in conversations]
-        p = plan(seqs, [len(s) - 1 for s in seqs], hf.SHARED_PREFIX_MIN, hf.SHARED_PREFIX_GROUPS)
+        tok, b = self.backend.tokenizer, self.backend
+        seqs = [tok(b._render(c), add_special_tokens=False).input_ids for c in conversations]
+        p = plan(seqs, [len(s) - 1 for s in seqs], b.shared_prefix_min, b.shared_prefix_groups)
         self.rows += len(seqs)
         self.tokens += p.own_tokens([len(s) for s in seqs])
         return self.backend.choice_logprobs(conversations, choices)

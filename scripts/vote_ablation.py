@@ -19,10 +19,10 @@ import random
 from pathlib import Path
 
 from alignkit.data.arithmetic import extract_answer
-from alignkit.data.store import Stage
+from alignkit.data.store import Stage, eval_stage
 from alignkit.evaluate.benchmarks import run_benchmark
 from alignkit.evaluate.stats import paired_bootstrap_ci
-from alignkit.executors import ModelCache
+from alignkit.models.cache import ModelCache
 from alignkit.models.embedded import resolve_model_path
 from alignkit.pipeline import eval_label, model_dir_name, stage_name
 from alignkit.recipe import load_recipe
@@ -64,8 +64,8 @@ def main() -> None:
         train(recipe.train.method, control, recipe.train, base, out / "train", model_dir)
     cfg = recipe.evaluate
     for bench in cfg.benchmarks:
-        before = [i["score"] for i in Stage.existing(args.run, f"eval_{labels[0]}_{bench}").read_json("items.json")]
-        voted = [i["score"] for i in Stage.existing(args.run, f"eval_{labels[1]}_{bench}").read_json("items.json")]
+        before = [i["score"] for i in Stage.existing(args.run, eval_stage(labels[0], bench)).read_json("items.json")]
+        voted = [i["score"] for i in Stage.existing(args.run, eval_stage(labels[1], bench)).read_json("items.json")]
         res = run_benchmark(ModelCache(str(model_dir), batch_size=cfg.batch_size)("policy"), bench, cfg.n,
                             seed=cfg.seed, max_new_tokens=cfg.max_new_tokens)
         for label, after in (("majority (the run)", voted), ("random sample (control)", res.scores)):

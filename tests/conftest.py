@@ -55,6 +55,31 @@ def tiny(tiny_model_dir):
     return HFBackend(str(tiny_model_dir), batch_size=8)
 
 
+class Recorder:
+    """The real backend, recording what a signal asks of it: `specs` (the model specs it was resolved
+    for, when bound as the resolver itself: `signal.bind(rec)`), `calls` (conversations continued
+    with `generate`) and `scored` (conversations scored with `choice_logprobs`)."""
+
+    def __init__(self, backend, name: str | None = None):
+        self.backend, self.name = backend, name or backend.name
+        self.specs, self.calls, self.scored = [], [], []
+
+    def __call__(self, spec):
+        self.specs.append(spec)
+        return self
+
+    def generate(self, conversations, sampling, **kw):
+        self.calls.append(conversations)
+        return self.backend.generate(conversations, sampling, **kw)
+
+    def logprobs(self, conversations, completions):
+        return self.backend.logprobs(conversations, completions)
+
+    def choice_logprobs(self, conversations, choices):
+        self.scored.append(conversations)
+        return self.backend.choice_logprobs(conversations, choices)
+
+
 def run_cli(*args: str, cwd: Path | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
     """Run the real `alignkit` CLI in a subprocess."""
     return subprocess.run([sys.executable, "-m", "alignkit", *args], capture_output=True, text=True,

@@ -74,6 +74,12 @@ def sharp(backend):
     return HFBackend("sharp-tiny", model=LlamaForCausalLM(cfg).eval(), tokenizer=backend.tokenizer, batch_size=3)
 
 
+def _unshared(backend):
+    """The same weights with prefix sharing off (a constructor argument: no module state to patch)."""
+    return HFBackend(backend.name, model=backend.model, tokenizer=backend.tokenizer, batch_size=backend.batch_size,
+                     shared_prefix_min=10**9)
+
+
 RUBRIC = "Judge the answer below. " * 8
 QUESTIONS = ["What is the sum of twelve and thirty, written out as a number in digits please?",
              "Name the colour you get when you mix blue and yellow paint together in a bucket."]
@@ -87,7 +93,7 @@ def _judge_convs():
     return convs + [[{"role": "user", "content": RUBRIC + "Is 2 + 2 = 4 a correct statement, in your view?"}]]
 
 
-def test_choice_logprobs_with_shared_prefixes_match_full_forward_passes(sharp, monkeypatch):
+def test_choice_logprobs_with_shared_prefixes_match_full_forward_passes(sharp):
     """The rubric runs once, each question once for its answers; every row must score exactly as
     if it ran alone (batch size 3 < rows, so groups and tails span several batches)."""
     import alignkit.models.hf as hf
@@ -98,9 +104,9 @@ def test_choice_logprobs_with_shared_prefixes_match_full_forward_passes(sharp, m
     p = plan(seqs, [len(s) - 1 for s in seqs], hf.SHARED_PREFIX_MIN)
     assert p.root >= hf.SHARED_PREFIX_MIN and sorted(len(r) for e, r in p.groups if e) == [2, 3]  # fast paths taken
     shared = backend.choice_logprobs(convs, ["Yes", "No"])
-    monkeypatch.setattr(hf, "SHARED_PREFIX_MIN", 10**9)
-    assert plan(seqs, [len(s) - 1 for s in seqs], hf.SHARED_PREFIX_MIN).root == 0
-    plain = backend.choice_logprobs(convs, ["Yes", "No"])
+    unshared = _unshared(backend)
+    assert plan(seqs, [len(s) - 1 for s in seqs], unshared.shared_prefix_min).root == 0
+    plain = unshared.choice_logprobs(convs, ["Yes", "No"])
     alone = [backend.choice_logprobs([c], ["Yes", "No"])[0] for c in convs]
     flat = [v for row in shared for v in row]
     assert max(flat) - min(flat) > 0.5  # the rows really differ
@@ -123,7 +129,7 @@ def test_logprobs_with_shared_prompts_match_full_forward_passes(sharp):
     assert len({round(v, 3) for v in got}) > 8  # distinct values: a mixed-up row would show
 
 
-def test_logprobs_with_prompt_groups_but_no_common_root(sharp, monkeypatch):
+def test_logprobs_with_prompt_groups_but_no_common_root(sharp):
     """Prompts that share nothing (different system turns), each scored for several completions:
     groups without a root run from scratch, and must still equal full forward passes."""
     import alignkit.models.hf as hf
@@ -137,8 +143,7 @@ def test_logprobs_with_prompt_groups_but_no_common_root(sharp, monkeypatch):
     p = plan(seqs, [len(s) - 1 for s in seqs], hf.SHARED_PREFIX_MIN)
     assert p.root == 0 and sum(1 for ext, _ in p.groups if ext) == 3
     got = sharp.logprobs(convs, comps)
-    monkeypatch.setattr(hf, "SHARED_PREFIX_MIN", 10**9)
-    assert got == pytest.approx(sharp.logprobs(convs, comps), abs=1e-3, rel=1e-4)
+    assert got == pytest.approx(_unshared(sharp).logprobs(convs, comps), abs=1e-3, rel=1e-4)
 
 
 def test_base_model_stops_are_written_once_and_end_generation(tiny_model_dir, tmp_path):

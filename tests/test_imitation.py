@@ -2,6 +2,7 @@
 checker filter, SFT and teacher-vs-student pairs) and UltraFeedback-style preference distillation."""
 
 import pytest
+from conftest import Recorder
 
 from alignkit.build import build_preference, build_sft
 from alignkit.errors import AlignkitError
@@ -10,28 +11,6 @@ from alignkit.signals.imitation import ASPECTS, shots_messages
 from alignkit.types import Candidate, Group, Prompt
 
 QUESTION = "Tom has 23 apples and buys 45 more. How many apples does Tom have? Answer with the number."
-
-
-class Recorder:
-    """The real tiny backend, recording the specs asked for and the conversations it continues."""
-
-    def __init__(self, backend):
-        self.backend, self.name, self.calls, self.specs = backend, "teacher-x", [], []
-
-    def __call__(self, spec):
-        self.specs.append(spec)
-        return self
-
-    def generate(self, conversations, sampling, **kw):
-        self.calls.append(conversations)
-        return self.backend.generate(conversations, sampling, **kw)
-
-    def logprobs(self, conversations, completions):
-        return self.backend.logprobs(conversations, completions)
-
-    def choice_logprobs(self, conversations, choices):
-        self.calls.append(conversations)
-        return self.backend.choice_logprobs(conversations, choices)
 
 
 def _groups(k=2, texts=("I think 60.", "68")):
@@ -52,7 +31,7 @@ def test_teacher_is_required_and_named_in_the_error():
 
 
 def test_teacher_demonstrations_sft_and_teacher_vs_student_pairs(tiny):
-    rec = Recorder(tiny)
+    rec = Recorder(tiny, "teacher-x")
     shots = [{"user": "2 + 3?", "assistant": "2 + 3 = 5. The answer is 5."}]
     sig = get_signal("teacher_demonstrations")(teacher="my-teacher", teacher_n=2, teacher_temperature=1.0,
                                                teacher_max_new_tokens=8, teacher_system="Be exact.",
@@ -102,12 +81,12 @@ def test_shots_are_checked():
 
 
 def test_preference_distillation_rates_every_aspect_and_ranks(tiny):
-    rec = Recorder(tiny)
+    rec = Recorder(tiny, "teacher-x")
     sig = get_signal("preference_distillation")(teacher="judge-model", aspects=["helpfulness", "truthfulness"])
     groups = sig.bind(rec).annotate(_groups(k=2))
-    assert rec.specs == ["judge-model"] and len(rec.calls[0]) == 2 * 2 * 2  # groups x candidates x aspects
-    assert ASPECTS["truthfulness"] in rec.calls[0][1][0]["content"] or ASPECTS["truthfulness"] in \
-        rec.calls[0][0][0]["content"]
+    assert rec.specs == ["judge-model"] and len(rec.scored[0]) == 2 * 2 * 2  # groups x candidates x aspects
+    assert ASPECTS["truthfulness"] in rec.scored[0][1][0]["content"] or ASPECTS["truthfulness"] in \
+        rec.scored[0][0][0]["content"]
     for g in groups:
         for c in g.candidates:
             h, t = c.value("preference_distillation.helpfulness"), c.value("preference_distillation.truthfulness")

@@ -4,7 +4,7 @@ context distillation, self-play (SPIN), debate, and iterated recipes."""
 import json
 
 import pytest
-from conftest import REPO
+from conftest import REPO, Recorder
 
 from alignkit.build import build_preference, build_sft
 from alignkit.errors import AlignkitError
@@ -14,24 +14,6 @@ from alignkit.signals.inductive_bias import debate_messages, expected_score, par
 from alignkit.types import Candidate, Group, Prompt
 
 QUESTION = "Tom has 23 apples and buys 45 more. How many apples does Tom have? Answer with the number."
-
-
-class Recorder:
-    """The real tiny backend, recording every conversation it is asked to continue."""
-
-    def __init__(self, backend):
-        self.backend, self.name, self.calls, self.scored = backend, backend.name, [], []
-
-    def generate(self, conversations, sampling, **kw):
-        self.calls.append(conversations)
-        return self.backend.generate(conversations, sampling, **kw)
-
-    def logprobs(self, conversations, completions):
-        return self.backend.logprobs(conversations, completions)
-
-    def choice_logprobs(self, conversations, choices):
-        self.scored.append(conversations)
-        return self.backend.choice_logprobs(conversations, choices)
 
 
 def _group(texts, meta=None):

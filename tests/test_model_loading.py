@@ -13,8 +13,9 @@ from alignkit.errors import AlignkitError
 from alignkit.models.base import Sampling
 from alignkit.models.embedded import BASE_TEMPLATE
 from alignkit.models.hf import HFBackend
-from alignkit.pipeline import Runner, _model_key
+from alignkit.pipeline import Runner
 from alignkit.recipe import TrainConfig, load_recipe
+from alignkit.stages import _model_key
 from alignkit.train import train
 
 RECIPE = REPO / "recipes" / "verifiable_instructions.yaml"

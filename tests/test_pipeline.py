@@ -31,6 +31,10 @@ def test_report_has_the_promised_shape(sft_run):
     on_disk = json.loads((out / "report.json").read_text())
     assert on_disk == report
     assert set(report) == {"model", "recipe", "wall_seconds", "benchmarks", "audit", "breakdown", "provenance"}
+    details = json.loads((out / "details.json").read_text())
+    assert set(details) == {"base_model", "signal", "dataset_rows", "stage_seconds", "train"}
+    assert details["dataset_rows"] == len(json.loads((out / "stages" / "build" / "rows.json").read_text())) > 0
+    assert details["signal"]["groups"] == 6 and details["train"]["rows"] == details["dataset_rows"]
     assert report["audit"]["bench"] == "ifeval_heldout"
     assert "verifiable_instructions" in report["audit"]["signals"]
     b = report["benchmarks"]["ifeval_heldout"]
@@ -70,14 +74,15 @@ def test_generation_stage_holds_n_candidates_per_prompt_and_training_rows_drop_c
     assert len(list(gen_dir.glob("shard-*.parquet"))) == 2  # shard_size 4 -> 2 shards
     rows = json.loads((out / "stages" / "build" / "rows.json").read_text())
     assert rows and all(r["prompt"][0]["role"] == "user" for r in rows)
+    assert not (out / "stages" / "build" / "train.parquet").exists()  # training reads rows.json; export writes Parquet
 
 
 def test_rerun_skips_finished_stages(sft_run, tiny_model_dir):
     out, report = sft_run
     manifests = {p: p.stat().st_mtime_ns for p in (out / "stages").glob("*/manifest.json")}
-    runner = Runner(_recipe(tiny_model_dir), out, log=lambda *_: None)
-    again = runner.run()
-    assert not runner._backends  # no model was even loaded
+    logs: list[str] = []
+    again = Runner(_recipe(tiny_model_dir), out, log=logs.append).run()
+    assert not [line for line in logs if line.startswith("loading model")]  # no model was even loaded
     assert {p: p.stat().st_mtime_ns for p in manifests} == manifests
     assert again["benchmarks"] == report["benchmarks"]
 

@@ -41,3 +41,20 @@ def test_auroc_and_agreement_with_ground_truth():
     # pairs with different truth: (4 vs 2) right, (4 vs 5) wrong, (2 vs 2) tie, (2 vs 5) wrong
     assert facts["pairwise_accuracy"] == pytest.approx(1.5 / 4) and facts["pairs"] == 4
     assert facts["auroc"] == pytest.approx(1.5 / 4) and facts["positives"] == 2
+
+
+def test_audit_auroc_ci_keeps_its_published_numbers():
+    """The audit's AUROC CI now comes from stats.bootstrap_statistic_ci; these are the numbers
+    audit.py's own bootstrap gave for the same input (seed 1000, the Runner's audit seed)."""
+    from alignkit.evaluate.agreement import auroc
+    from alignkit.evaluate.stats import bootstrap_statistic_ci
+
+    scores = [((i * 37) % 23) / 23 for i in range(30)]
+    labels = [(i * 7) % 5 < 2 or scores[i] > 0.8 for i in range(30)]
+
+    def stat(idx):
+        return auroc([scores[i] for i in idx], [labels[i] for i in idx])
+
+    assert bootstrap_statistic_ci(stat, 30, seed=1000) == [0.12723214285714285, 0.6666666666666666]
+    one_class = bootstrap_statistic_ci(lambda idx: auroc([0.5, 0.2], [True, True]), 2)
+    assert one_class is None  # undefined on every resample

@@ -152,16 +152,10 @@ def eval_(model: str = typer.Option(..., "--model", help="model: `embedded`, a p
     from alignkit.evaluate.benchmarks import EvalContext, items, run_benchmark
     from alignkit.evaluate.report_html import write_run_report
     from alignkit.evaluate.stats import bootstrap_ci
-    from alignkit.models import load_backend
+    from alignkit.models.cache import ModelCache
 
     t0 = time.time()
-    backends: dict = {}
-
-    def resolve(spec: str):
-        if spec not in backends:
-            backends[spec] = load_backend(spec, dtype=dtype)
-        return backends[spec]
-
+    resolve = ModelCache(dtype=dtype).get
     backend = resolve(model)
     ctx = EvalContext(resolve, baseline=baseline, judge=judge)
     out.mkdir(parents=True, exist_ok=True)
@@ -222,17 +216,10 @@ def audit(signal: str = typer.Option(..., "--signal", help="signal name(s), comm
     from alignkit.data.store import atomic_write_json
     from alignkit.evaluate.audit import run_audit
     from alignkit.evaluate.report_html import write_run_report
-    from alignkit.models import load_backend
+    from alignkit.models.cache import ModelCache
 
     t0 = time.time()
-    backends: dict = {}
-
-    def resolve(spec: str):
-        spec = model if spec == "policy" else spec
-        if spec not in backends:
-            backends[spec] = load_backend(spec)
-        return backends[spec]
-
+    resolve = ModelCache(model)  # "policy" is --model
     result = run_audit([(s, extra) for s in names], bench, resolve(model), resolve, n=n, k=k, seed=seed,
                        max_new_tokens=max_new_tokens)
     out.mkdir(parents=True, exist_ok=True)

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict
 from typing import Any
 
 from alignkit.models.base import Sampling
+from alignkit.models.cache import ModelCache
 from alignkit.types import Candidate, Group
 
 
@@ -39,19 +40,60 @@ def annotation_step(signal: Any) -> int:
     return 64 if signal.uses_model else 16
 
 
-class ModelCache:
-    """Backends by spec, loaded once; "policy" is the model being aligned."""
+def generate_shards(todo: list[tuple[int, list[Group]]], sampling: Sampling, system_prompt: str | None,
+                    policy: str, backend: Callable[[], Any], ray: RayExecutor | None, batch_size: int,
+                    write: Callable[[int, list[Group]], None]) -> None:
+    """Generate the shards still to do (index, groups) here, on `backend()` (loaded once), or on Ray;
+    `write(index, shard)` stores each as it finishes, so a killed run resumes from the next one."""
+    from tqdm.auto import tqdm
 
-    def __init__(self, policy: str, batch_size: int):
-        self.policy, self.batch_size, self.backends = policy, batch_size, {}
+    with tqdm(total=sum(len(shard) for _, shard in todo) * sampling.n, desc="generate", unit="sample") as bar:
+        if ray is not None:
+            for i, shard in ray.generate(todo, policy, batch_size, sampling, system_prompt):
+                write(i, shard)
+                bar.update(len(shard) * sampling.n)
+        else:
+            model = backend()
+            for i, shard in todo:
+                write(i, generate_shard(model, shard, sampling, system_prompt, policy, progress=bar.update))
 
-    def __call__(self, spec: str) -> Any:
-        from alignkit.models import load_backend
 
-        spec = self.policy if spec == "policy" else spec
-        if spec not in self.backends:
-            self.backends[spec] = load_backend(spec, self.batch_size)
-        return self.backends[spec]
+def annotate_groups(signal: Any, groups: list[Group], ray: RayExecutor | None, policy: str, batch_size: int,
+                    log: Callable[[str], None] = print) -> list[Group]:
+    """One signal over all groups, chunk by chunk (`annotation_step`), here or on Ray."""
+    from tqdm.auto import tqdm
+
+    step = annotation_step(signal)
+    chunks = [groups[i : i + step] for i in range(0, len(groups), step)]
+    if ray is not None:
+        log(f"annotate:{signal.name}: {len(chunks)} chunks on Ray")
+        return ray.annotate(signal, chunks, policy, batch_size)
+    return [g for chunk in tqdm(chunks, desc=f"annotate:{signal.name}", unit="batch") for g in signal.annotate(chunk)]
+
+
+def annotate_all(signals: Iterable[Any], groups: list[Group], ray: RayExecutor | None, policy: str, batch_size: int,
+                 build_signal: str, log: Callable[[str], None] = print) -> tuple[list[Group], dict[str, Any]]:
+    """Each signal in turn over all groups; returns the groups and annotate's stats.json: how
+    `build_signal` fired, and each signal's summary (e.g. a pairwise judge's position consistency)."""
+    summaries = {}
+    for signal in signals:
+        groups = annotate_groups(signal, groups, ray, policy, batch_size, log)
+        if summary := signal.summary():
+            summaries[signal.name] = summary
+    stats = signal_stats(groups, build_signal)
+    if summaries:
+        stats["summaries"] = summaries
+    return groups, stats
+
+
+def signal_stats(groups: list[Group], signal: str) -> dict[str, Any]:
+    """How often the signal fired: mean score over candidates and the share of groups
+    with at least one candidate at the top score."""
+    values = [c.value(signal) for g in groups for c in g.candidates if c.value(signal) is not None]
+    hit = sum(1 for g in groups if any((c.value(signal) or 0) >= 1.0 for c in g.candidates))
+    return {"signal": signal, "candidates": len(values),
+            "mean_score": sum(values) / len(values) if values else None,
+            "groups_with_positive": hit, "groups": len(groups)}
 
 
 # -- Ray ---------------------------------------------------------------------------------------

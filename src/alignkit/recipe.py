@@ -362,14 +362,8 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
     from alignkit.data import safe_yaml
 
     text = safe_yaml.read_text(path)
-    try:
-        data, root = safe_yaml.load(text, str(path))  # bounded: size, depth, alias expansion
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise AlignkitError(f"invalid YAML: {problem}", where=where,
-                            fix="fix the YAML syntax at that line (indentation, colons, quotes)") from None
+    # bounded: size, depth, alias expansion
+    data, root = safe_yaml.parse(text, path, "fix the YAML syntax at that line (indentation, colons, quotes)")
     if not isinstance(data, dict):
         raise AlignkitError("a recipe must be a YAML mapping (key: value lines)", where=str(path),
                             fix="start from a built-in recipe: `alignkit recipes`")

@@ -99,9 +99,9 @@ def requests(pools: list[str], *, path: str | None = None, generator: str = "emb
         raise AlignkitError(f"unknown request pool(s) {unknown}", where="prompts.requests",
                             fix=f"choose from {', '.join(POOLS)}")
     def _magpie() -> list[str]:
-        from alignkit.models import load_backend
+        from alignkit.models.cache import ModelCache
 
-        return magpie(load_backend(generator), n_magpie, seed=seed)
+        return magpie(ModelCache().get(generator), n_magpie, seed=seed)  # default load options, as synthesis.py
 
     load = {"alpaca_eval": _alpaca_eval, "arena_hard": _arena_hard, "magpie": _magpie, "file": lambda: _file(path)}
     out: list[tuple[str, str]] = []

@@ -53,6 +53,18 @@ def load(text: str, where: str) -> tuple[Any, yaml.Node | None]:
     return data, root
 
 
+def parse(text: str, path: Any, fix: str) -> tuple[Any, yaml.Node | None]:
+    """`load` for a file's text, a syntax error turned into an AlignkitError at `path:line:column`
+    with `fix` (what a valid file of this kind looks like)."""
+    try:
+        return load(text, str(path))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise AlignkitError(f"invalid YAML: {problem}", where=where, fix=fix) from None
+
+
 def check_size(data: Any, where: str, prefix: str = "") -> None:
     """Raise if `data`, walked as a tree, holds more than MAX_VALUES values, nests deeper than
     MAX_DEPTH, or contains itself."""

@@ -56,6 +56,11 @@ def atomic_write_json(path: Path, obj: Any) -> None:
     atomic_write_bytes(path, json.dumps(obj, indent=2, sort_keys=True).encode())
 
 
+def eval_stage(label: str, bench: str) -> str:
+    """The name of the stage that evaluated the model labelled `label` (before, after, itK) on `bench`."""
+    return f"eval_{label}_{bench}"
+
+
 class Stage:
     """One stage's directory inside a run."""
 

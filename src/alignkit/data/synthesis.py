@@ -159,13 +159,15 @@ def synthesize(cfg) -> list[Prompt]:
     (a prompt file) or the built-in training tasks, a generator from `prompts.generator`."""
     from alignkit.data.files import load_file
     from alignkit.data.instructions import TRAIN_TASKS
-    from alignkit.models import load_backend
+    from alignkit.models.cache import ModelCache
 
     if cfg.path:
         seeds = [p.text for p in load_file(cfg.path)]
     else:
         seeds = list(TRAIN_TASKS)
-    generator = load_backend(cfg.generator)
+    # default load options (float32, the model's own template), not the recipe's: the prompts
+    # stage's key holds none of them
+    generator = ModelCache().get(cfg.generator)
     if cfg.source == "self_instruct":
         return self_instruct(generator, seeds, cfg.n, seed=cfg.seed, threshold=cfg.dedup_threshold)
     return evol_instruct(generator, seeds, cfg.n, seed=cfg.seed, threshold=cfg.dedup_threshold)

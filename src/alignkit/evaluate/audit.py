@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from alignkit.evaluate.agreement import agreement, auroc
+from alignkit.evaluate.stats import bootstrap_statistic_ci
 from alignkit.types import Annotation, Candidate, Group, Prompt
 
 TRUTH = "audit.truth"
@@ -158,20 +159,6 @@ def _injected(groups: list[Group], rng: random.Random) -> list[Group]:
     return out
 
 
-def _bootstrap_auroc(scores: list[float], labels: list[bool], seed: int = 0, n_boot: int = 1000) -> list[float] | None:
-    rng = random.Random(seed)
-    vals = []
-    for _ in range(n_boot):
-        idx = [rng.randrange(len(scores)) for _ in scores]
-        v = auroc([scores[i] for i in idx], [labels[i] for i in idx])
-        if v is not None:
-            vals.append(v)
-    if len(vals) < n_boot // 2:
-        return None
-    vals.sort()
-    return [vals[int(0.025 * len(vals))], vals[int(0.975 * len(vals)) - 1]]
-
-
 def audit_signal(make: Callable[[int], Any], groups: list[Group], *, seed: int = 0) -> dict[str, Any]:
     """Audit one signal on labelled probe groups. `make(seed)` returns a bound signal instance
     (a second instance, with another seed, measures repeatability)."""
@@ -190,7 +177,8 @@ def audit_signal(make: Callable[[int], Any], groups: list[Group], *, seed: int =
     cut = [float(c.value(TRUTH)) >= 1.0 for g in run1 for c in g.candidates
            if c.origin.get("finish_reason") == "length"]
     row["cut_off"], row["cut_off_right"] = len(cut), sum(cut)  # signals with require_complete fail these
-    row["auroc_ci95"] = _bootstrap_auroc(scores, labels, seed) if row["auroc"] is not None else None
+    row["auroc_ci95"] = (bootstrap_statistic_ci(lambda idx: auroc([scores[i] for i in idx], [labels[i] for i in idx]),
+                                                len(scores), seed=seed) if row["auroc"] is not None else None)
     unit = all(0 <= s <= 1 for s in scores)
     row["accuracy"] = sum((s >= 0.5) == y for s, y in pairs) / len(pairs) if unit else None
     row["calibration_error"] = calibration_error(scores, labels)
@@ -288,3 +276,21 @@ def run_audit(signals: list[tuple[str, dict]], bench: str, backend: Any, resolve
     return {"bench": bench, "prompts": len(groups), "probe_ids": [g.prompt.id for g in groups],
             "answers_per_prompt": k, "seed": seed,
             "truth_pass_rate": sum(t >= 1.0 for t in truth) / len(truth) if truth else None, "signals": rows}
+
+
+def probe_bench(bench: str | None, evaluated: list[str]) -> str | None:
+    """The benchmark an audit probes: `audit.bench`, else the first evaluated benchmark with
+    per-answer ground truth (None if there is none)."""
+    from alignkit.errors import AlignkitError
+    from alignkit.evaluate.benchmarks import BENCHMARKS
+
+    if bench is not None and bench not in BENCHMARKS:
+        raise AlignkitError(f"unknown audit benchmark {bench!r}", where="audit.bench",
+                            fix=f"choose from: {', '.join(sorted(BENCHMARKS))}")
+    return bench or next((b for b in evaluated if BENCHMARKS[b].score), None)
+
+
+def flag_lines(result: dict[str, Any]) -> list[str]:
+    """One line per flag or undecided verdict of an audit, for the run's log."""
+    return [f"{row['signal']}: {flag}" for row in result["signals"]
+            for flag in row.get("flags", []) + ([row["undecided"]] if "undecided" in row else [])]

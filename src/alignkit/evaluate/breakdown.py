@@ -108,10 +108,10 @@ def run_breakdown(run: str | Path, benchmarks: list[str], after_label: str, *, n
     """The breakdown of every benchmark a finished run evaluated: its stored `before` items against
     those labelled `after_label` (after, or itK for the last of K iterations), with the prompts
     regenerated as the run's evaluation drew them (`n`, default the number of items; `prompt_seed`)."""
-    from alignkit.data.store import Stage
+    from alignkit.data.store import Stage, eval_stage
 
-    return {name: bench_breakdown(name, Stage.existing(run, f"eval_before_{name}").read_json("items.json"),
-                                  Stage.existing(run, f"eval_{after_label}_{name}").read_json("items.json"),
+    return {name: bench_breakdown(name, Stage.existing(run, eval_stage("before", name)).read_json("items.json"),
+                                  Stage.existing(run, eval_stage(after_label, name)).read_json("items.json"),
                                   n=n, prompt_seed=prompt_seed, seed=seed)
             for name in benchmarks}
 

@@ -30,20 +30,14 @@ def evaluate(model: Any, benchmarks: str | list[str], *, n: int = 100, seed: int
     from alignkit.errors import AlignkitError
     from alignkit.evaluate.benchmarks import BENCHMARKS, EvalContext, run_benchmark
     from alignkit.evaluate.stats import bootstrap_ci
-    from alignkit.models import load_backend
+    from alignkit.models.cache import ModelCache
 
     names = [benchmarks] if isinstance(benchmarks, str) else list(benchmarks)
     for name in names:
         if name not in BENCHMARKS:
             raise AlignkitError(f"unknown benchmark {name!r}", where="benchmarks",
                                 fix=f"choose from: {', '.join(sorted(BENCHMARKS))}")
-    backends: dict[str, Any] = {}
-
-    def resolve(spec: str) -> Any:
-        if spec not in backends:
-            backends[spec] = load_backend(spec, batch_size, dtype)
-        return backends[spec]
-
+    resolve = ModelCache(batch_size=batch_size, dtype=dtype).get
     backend = resolve(model) if isinstance(model, str) else model
     ctx = EvalContext(resolve, baseline=baseline, judge=judge)
     out = {}

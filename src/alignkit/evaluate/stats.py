@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -16,6 +18,24 @@ def bootstrap_ci(scores: list[float], *, n_boot: int = 10_000, seed: int = 0, al
     means = x[rng.integers(0, len(x), size=(n_boot, len(x)))].mean(axis=1)
     lo, hi = np.quantile(means, [alpha / 2, 1 - alpha / 2])
     return [float(lo), float(hi)]
+
+
+def bootstrap_statistic_ci(statistic: Callable[[list[int]], float | None], n: int, *, n_boot: int = 1000,
+                           seed: int = 0) -> list[float] | None:
+    """Percentile bootstrap 95% CI of any statistic of n paired items (e.g. an AUROC over scores and
+    labels): `statistic(indices)` on each resample, None where it is undefined there (one class only).
+    None when over half the resamples are undefined. The signal audit's CI: its own resampler (Python's
+    `random`, nearest-rank percentiles), kept so audit.json's published numbers reproduce."""
+    rng = random.Random(seed)
+    vals = []
+    for _ in range(n_boot):
+        v = statistic([rng.randrange(n) for _ in range(n)])
+        if v is not None:
+            vals.append(v)
+    if len(vals) < n_boot // 2:
+        return None
+    vals.sort()
+    return [vals[int(0.025 * len(vals))], vals[int(0.975 * len(vals)) - 1]]
 
 
 def paired_bootstrap_ci(before: list[float], after: list[float], **kw) -> list[float]:

@@ -16,8 +16,7 @@ from alignkit.models.base import Messages, Sampling
 from alignkit.models.embedded import resolve_model_path
 from alignkit.models.templates import NO_TEMPLATE_FIX, chat_template_text
 
-SHARED_PREFIX_MIN = 16  # tokens; a shorter common prefix is recomputed per row
-SHARED_PREFIX_GROUPS = True  # False: cache only the prefix all rows share (bench/judging.py compares)
+SHARED_PREFIX_MIN = 16  # tokens; a shorter common prefix is recomputed per row (HFBackend's default)
 
 
 def load_model_and_tokenizer(spec: str, dtype: str = "float32", device_map: str | dict | None = None,
@@ -64,8 +63,13 @@ class HFBackend:
     """A transformers model behind the backend protocol."""
 
     def __init__(self, spec: str, *, batch_size: int = 32, model=None, tokenizer=None, dtype: str = "float32",
-                 device_map: str | dict | None = None, chat_template: str | None = None):
+                 device_map: str | dict | None = None, chat_template: str | None = None,
+                 shared_prefix_min: int = SHARED_PREFIX_MIN, shared_prefix_groups: bool = True):
+        """`shared_prefix_min`: the shortest common prefix (tokens) that log-prob scoring runs once;
+        `shared_prefix_groups` False caches only the prefix all rows share, not each group's
+        (bench/judging.py compares both; 10**9 turns sharing off)."""
         self.name = spec
+        self.shared_prefix_min, self.shared_prefix_groups = shared_prefix_min, shared_prefix_groups
         if model is None:
             model, tokenizer = load_model_and_tokenizer(spec, dtype, device_map, chat_template)
         self.model, self.tokenizer = model, tokenizer
@@ -184,7 +188,7 @@ class HFBackend:
         the last position. `score(rows, tail ids, logits)` gets the last `keep(rows)` logits."""
         from alignkit.models.prefix import plan
 
-        p = plan(seqs, caps, SHARED_PREFIX_MIN, SHARED_PREFIX_GROUPS)
+        p = plan(seqs, caps, self.shared_prefix_min, self.shared_prefix_groups)
         root = self._forward(None, [], [seqs[0][: p.root]], cache=True) if p.root else None
         groups = sorted(p.groups, key=lambda g: g[0])
         self._run_tails(root, [(0, i, p.root) for ext, rows in groups if not ext for i in rows], seqs, keep, score)

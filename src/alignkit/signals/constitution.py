@@ -16,8 +16,6 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from alignkit.errors import AlignkitError
 
 DEFAULT = Path(__file__).resolve().parents[1] / "constitutions" / "default.yaml"
@@ -55,15 +53,9 @@ def load_constitution(path: str | Path | None = None) -> Constitution:
 
 
 def _from_yaml(text: str, path: Path) -> Constitution:
-    try:
-        from alignkit.data import safe_yaml
+    from alignkit.data import safe_yaml
 
-        data, root = safe_yaml.load(text, str(path))  # bounded: depth, alias expansion
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise AlignkitError(f"invalid YAML: {problem}", where=where, fix=_FIX_YAML) from None
+    data, root = safe_yaml.parse(text, path, _FIX_YAML)  # bounded: depth, alias expansion
     if not isinstance(data, dict) or not isinstance(data.get("principles"), list) or not data["principles"]:
         raise AlignkitError("a constitution needs a non-empty `principles` list", where=str(path), fix=_FIX_YAML)
     items = next(v for k, v in root.value if k.value == "principles").value

@@ -111,18 +111,23 @@ class Constraint:
         return {"id": self.id, "kwargs": self.kwargs}
 
 
-def _instance(constraint_id: str, kwargs: dict, prompt: str):
-    cls = registry().INSTRUCTION_DICT[constraint_id]
-    inst = cls(constraint_id)
+def _build(constraint_id: str, kwargs: dict):
+    """lm-eval's instruction with these parameters, and its text."""
+    inst = registry().INSTRUCTION_DICT[constraint_id](constraint_id)
     # lm-eval replaces a parameter it rejects by a random draw from the global generator (IFEval's
     # own data asks for the letter "#", which becomes a random letter): seed it from the constraint,
     # so one constraint is always checked the same way
     state = random.getstate()
     random.seed(f"{constraint_id}:{sorted(kwargs.items())}")
     try:
-        inst.build_description(**{k: v for k, v in kwargs.items() if v is not None})
+        text = inst.build_description(**{k: v for k, v in kwargs.items() if v is not None})
     finally:
         random.setstate(state)
+    return inst, text
+
+
+def _instance(constraint_id: str, kwargs: dict, prompt: str):
+    inst, _ = _build(constraint_id, kwargs)
     args = inst.get_instruction_args()
     if args and "prompt" in args:
         inst.build_description(prompt=prompt)
@@ -152,8 +157,7 @@ def describe(constraint_id: str, rng: random.Random, prompt: str = "") -> tuple[
 
 def describe_with(constraint_id: str, **kwargs) -> tuple[str, Constraint]:
     """The instruction text for given parameters, in lm-eval's own wording (its builder's arguments)."""
-    inst = registry().INSTRUCTION_DICT[constraint_id](constraint_id)
-    text = inst.build_description(**kwargs)
+    inst, text = _build(constraint_id, kwargs)
     args = {k: v for k, v in (inst.get_instruction_args() or {}).items() if k != "prompt"}
     return text, Constraint(constraint_id, args)
 

@@ -12,7 +12,7 @@ from alignkit.signals import constraints as C
 from alignkit.signals.base import Signal, SignalParams, register
 from alignkit.signals.inductive_bias import RUBRIC
 from alignkit.signals.prompting import JudgeParams, SamplingParams, Template, max_new_tokens_field, temperature_field
-from alignkit.types import Annotation, Group
+from alignkit.types import Annotation, Candidate, Group
 
 
 def degenerate(text: str) -> bool:
@@ -98,7 +98,6 @@ class CheckerRevision(Signal):
 
     def annotate(self, groups: list[Group]) -> list[Group]:
         from alignkit.signals.repairs import trim_unfinished
-        from alignkit.types import Candidate
 
         checker = VerifiableInstructions()
         limit, relabel, max_sentences = self.p.max_per_group, self.p.relabel, self.p.max_sentences
@@ -154,18 +153,13 @@ class CheckerRevision(Signal):
         import random
 
         from alignkit.data.phrasings import rephrase as reword
-        from alignkit.signals.repairs import answer_words, drop_sentences_with, trim_unfinished
-        from alignkit.types import Candidate, Prompt
+        from alignkit.signals.repairs import answer_words, drop_sentences_with
+        from alignkit.types import Prompt
 
         task = group.prompt.meta.get("base_task")
-        source = next((c for c in group.candidates if "signal" not in c.origin and not degenerate(c.text)), None)
-        if not task or source is None:
+        source, answer = _source_answer(group)
+        if not task or answer is None:
             return []
-        answer = source.text
-        if source.origin.get("finish_reason") == "length":
-            answer = trim_unfinished(answer)  # as in _relabel: an answer cut off ends at its last full sentence
-            if answer is None:
-                return []
         for words in (answer_words(answer, 2), answer_words(answer, 1)):  # two words, else one
             kept = drop_sentences_with(answer, words) if words else ""
             if words and not degenerate(kept) and len(kept) >= 0.5 * len(answer):
@@ -176,9 +170,8 @@ class CheckerRevision(Signal):
         text, con = C.describe_with("keywords:forbidden_words", forbidden_words=words)
         if rng.random() < self._rephrase(group):
             text = reword(con.id, con.kwargs, rng) or text
-        meta = {k: v for k, v in group.prompt.meta.items() if k not in ("constraints",)}
         prompt = Prompt(messages=[{"role": "user", "content": f"{task} {text}"}],
-                        meta={**meta, "constraints": [con.as_dict()], "relabeled_from": group.prompt.id})
+                        meta={**group.prompt.meta, "constraints": [con.as_dict()], "relabeled_from": group.prompt.id})
         origin = {"signal": self.name, "relabeled_from": group.prompt.id, "contrast": "forbidden_words",
                   **{key: v for key, v in source.origin.items() if key == "model"}}
         unedited = Candidate(answer, dict(source.origin, relabeled_from=group.prompt.id))
@@ -190,18 +183,12 @@ class CheckerRevision(Signal):
         import random
 
         from alignkit.data.instructions import SPLITS, compose, draw_constraints
-        from alignkit.signals.repairs import REPAIRS, trim_unfinished
-        from alignkit.types import Candidate
+        from alignkit.signals.repairs import REPAIRS
 
         split, task = group.prompt.meta.get("split"), group.prompt.meta.get("base_task")
-        source = next((c for c in group.candidates if "signal" not in c.origin and not degenerate(c.text)), None)
-        if split not in SPLITS or not task or source is None:
+        source, text = _source_answer(group)
+        if split not in SPLITS or not task or text is None:
             return []
-        text = source.text
-        if source.origin.get("finish_reason") == "length":
-            text = trim_unfinished(text)
-            if text is None:
-                return []
         out, seen = [], {group.prompt.text}
         for j in range(k):
             rng = random.Random(f"relabel:{group.prompt.id}:{j}")
@@ -219,6 +206,17 @@ class CheckerRevision(Signal):
             unedited = Candidate(text, dict(source.origin, relabeled_from=group.prompt.id))
             out.append(Group(prompt, [Candidate(fixed, origin), unedited]))  # a pair differing only in form
         return out
+
+
+def _source_answer(group: Group) -> tuple[Candidate | None, str | None]:
+    """The group's first model-written, non-degenerate answer and its text, cut back to its last full
+    sentence when the token limit stopped it; (candidate, None) when too little would be left."""
+    from alignkit.signals.repairs import trim_unfinished
+
+    source = next((c for c in group.candidates if "signal" not in c.origin and not degenerate(c.text)), None)
+    if source is None:
+        return None, None
+    return source, trim_unfinished(source.text) if source.origin.get("finish_reason") == "length" else source.text
 
 
 def _revise(text: str, specs: list[dict], cons: list[C.Constraint], task: str, max_sentences: int | None) -> str | None:
@@ -412,7 +410,6 @@ class SimulatedSociety(Signal):
     def annotate(self, groups: list[Group]) -> list[Group]:
         from alignkit.models.base import Sampling
         from alignkit.signals.prompting import sampling_from
-        from alignkit.types import Candidate
 
         personas = list(self.p.personas.items())
         rounds, mode = self.p.rounds, self.p.rating

@@ -185,7 +185,7 @@ def _two_responses(text: str, kw: dict, task: str) -> str:
 
 _STOP = frozenset("""about above after again against because before being below between could doing during
 every further having other their there these those through under until where which while would should
-without within really always never often might shall their theirs them then than that this what when with
+without within really always never often might shall theirs them then than that this what when with
 your yours from into over also just very more most much many some such only same both each here like make""".split())
 
 

@@ -1,0 +1,50 @@
+"""A run's before/after evaluations re-scored by the current benchmark code, with paired 95% CIs:
+each benchmark alone, and with --pool all of them as one item set (e.g. the two parts of IFEval's
+test split). Used when a scoring fix lands after a run: its stored answers are scored again
+without regenerating them.
+
+    python scripts/rescore.py RUN_DIR --bench ifeval_ood_dev2,ifeval_ood [--pool] [--seed 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from alignkit.data.store import eval_stage
+from alignkit.evaluate.benchmarks import BENCHMARKS
+from alignkit.evaluate.stats import paired_bootstrap_ci
+
+
+def rescored(run: Path, bench: str, label: str, seed: int) -> list[float]:
+    items = json.loads((run / "stages" / eval_stage(label, bench) / "items.json").read_text())
+    prompts = {p.id: p for p in BENCHMARKS[bench].prompts(len(items), seed)}
+    return [BENCHMARKS[bench].score(prompts[it["id"]], it["response"]) for it in items]
+
+
+def summary(name: str, before: list[float], after: list[float]) -> dict:
+    m0, m1 = sum(before) / len(before), sum(after) / len(after)
+    return {"benchmark": name, "n": len(before), "before": round(m0, 3), "after": round(m1, 3),
+            "delta": round(m1 - m0, 3), "ci95": [round(v, 3) for v in paired_bootstrap_ci(before, after, seed=0)]}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("run", type=Path)
+    ap.add_argument("--bench", required=True, help="comma-separated benchmark names")
+    ap.add_argument("--pool", action="store_true", help="also report all benchmarks' items as one set")
+    ap.add_argument("--seed", type=int, default=0, help="the run's evaluate.seed")
+    args = ap.parse_args()
+    pooled: tuple[list[float], list[float]] = ([], [])
+    for bench in args.bench.split(","):
+        before, after = rescored(args.run, bench, "before", args.seed), rescored(args.run, bench, "after", args.seed)
+        print(json.dumps(summary(bench, before, after)))
+        pooled[0].extend(before)
+        pooled[1].extend(after)
+    if args.pool:
+        print(json.dumps(summary("+".join(args.bench.split(",")), *pooled)))
+
+
+if __name__ == "__main__":
+    main()

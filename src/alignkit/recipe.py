@@ -73,6 +73,7 @@ class PromptsConfig(_Strict):
 
 
 class GenerateConfig(_Strict):
+    LATE_FIELDS: ClassVar[frozenset[str]] = frozenset({"engine"})
     n: int = Field(4, ge=0)  # 0: no policy samples; the signals write the candidates
     temperature: float = Field(0.8, ge=0)
     top_p: float = Field(1.0, gt=0, le=1)
@@ -80,6 +81,9 @@ class GenerateConfig(_Strict):
     batch_size: int = Field(32, ge=1)
     shard_size: int = Field(32, ge=1)
     system_prompt: str | None = None  # generation-time context, dropped from training rows
+    # the policy's samples on transformers (hf) or on vLLM's engine (vllm: make setup-vllm; ~4x the
+    # tokens/s on CPU once its ~90 s start-up is paid, docs/benchmarks.md). Signals' models stay on hf.
+    engine: Literal["hf", "vllm"] = "hf"
 
 
 class SignalConfig(_Strict):
@@ -272,6 +276,13 @@ class Recipe(_Strict):
         if self.model_options.dtype and "dtype" in self.model_fields_set and self.dtype != self.model_options.dtype:
             raise ValueError(f"dtype: {self.dtype} and model.dtype: {self.model_options.dtype} disagree; "
                              "keep model.dtype (it also sets training's weights) and remove the top-level dtype")
+        return self
+
+    @model_validator(mode="after")
+    def _engine_here(self) -> Recipe:
+        if self.generate.engine == "vllm" and self.executor == "ray":
+            raise ValueError("generate.engine: vllm runs its own engine here; with executor: ray the actors "
+                             "generate on transformers. Set executor: local, or generate.engine: hf")
         return self
 
     @property

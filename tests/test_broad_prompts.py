@@ -106,9 +106,9 @@ def test_new_recipe_fields_leave_existing_stage_keys_unchanged():
     from alignkit.recipe import load_recipe
     from alignkit.types import content_hash
 
-    # every field added after the stage keys were fixed (sessions 10-11: issues 22 and 24)
+    # every field added after the stage keys were fixed (sessions 10-13: issues 22, 23 and 24)
     late = {"requests", "max_request_words", "rephrase", "budgets", "bf16", "group_by_length", "prompt_column",
-            "messages_column", "meta_columns", "shuffle", "report_to", "qlora"}
+            "messages_column", "meta_columns", "shuffle", "report_to", "qlora", "engine"}
     for path in glob.glob("recipes/*.yaml"):
         r = load_recipe(path)
         for part in (r.prompts, r.evaluate, r.generate, r.train):
@@ -118,6 +118,20 @@ def test_new_recipe_fields_leave_existing_stage_keys_unchanged():
             for f in late:
                 old.pop(f, None)
             assert _key(part) == content_hash([old]), (path, type(part).__name__)
+
+
+def test_the_vllm_engine_is_part_of_the_generation_key_and_is_refused_on_ray():
+    from alignkit.errors import AlignkitError
+    from alignkit.pipeline import _key
+    from alignkit.recipe import load_recipe
+    from alignkit.stages import engine_spec
+
+    hf, vllm = (load_recipe("recipes/verifiable_instructions.yaml", [f"generate.engine={e}"]) for e in ("hf", "vllm"))
+    assert _key(hf.generate) != _key(vllm.generate)  # vLLM samples other texts than transformers
+    assert engine_spec("embedded", "vllm") == "vllm:embedded" and engine_spec("embedded", "hf") == "embedded"
+    assert engine_spec("openai:m@http://x", "vllm") == "openai:m@http://x"  # a spec that names its backend keeps it
+    with pytest.raises(AlignkitError, match="executor: local"):
+        load_recipe("recipes/verifiable_instructions.yaml", ["generate.engine=vllm", "executor=ray"])
 
 
 def test_every_broad_constraint_has_other_wordings_that_keep_its_parameters():

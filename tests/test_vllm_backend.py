@@ -66,3 +66,24 @@ def test_the_engine_is_started_once_per_process(pair, tiny64_dir):
 
     again = VLLMBackend(f"vllm:{tiny64_dir}", enforce_eager=True, kv_cache_memory_bytes=64 << 20, max_model_len=512)
     assert again.llm is pair[0].llm
+
+
+@pytest.mark.skipif(not HAS_VLLM, reason="needs vllm (make setup-vllm)")
+def test_generate_engine_vllm_samples_the_policy_on_vllm_and_stops_it_for_training(tiny64_dir, tmp_path):
+    # last in the module: clearing the cache stops every engine of the process, the fixture's too
+    from conftest import REPO
+
+    from alignkit.models import vllm as vllm_module
+    from alignkit.recipe import load_recipe
+    from alignkit.stages import Stages
+
+    recipe = load_recipe(REPO / "recipes" / "verifiable_instructions.yaml", [
+        f"model={tiny64_dir}", "prompts.n=4", "generate.n=3", "generate.max_new_tokens=8", "generate.engine=vllm"])
+    stages = Stages(recipe, tmp_path, log=lambda *_: None)
+    groups = stages.generate(stages.prompts()).read_groups()
+    assert [len(g.candidates) for g in groups] == [3, 3, 3, 3]
+    assert {c.origin["finish_reason"] for g in groups for c in g.candidates} <= {"stop", "length"}
+    assert isinstance(stages.models.backends[f"vllm:{tiny64_dir}"], vllm_module.VLLMBackend)
+    assert str(tiny64_dir) not in stages.models.backends  # the transformers backend was never loaded
+    stages.models.clear()  # what the train stage does first
+    assert vllm_module._ENGINES == {}

@@ -10,7 +10,8 @@ discovers the signal modules without importing them by name.
 
 Layers, lowest first; a module may import from its own layer or a lower one:
 
-    core      types, errors, the root package (the vocabulary: Prompt, Group, Candidate, Annotation)
+    core      types, errors, methods (the training methods' table), the root package (the vocabulary:
+              Prompt, Group, Candidate, Annotation)
     models    models/ (backends behind one protocol), sandbox, sandbox_child, sandbox_seccomp (run model-written code)
     data      data/ (prompt sources, the run store), and the deterministic checkers that data/ and
               evaluate/ share but that still live in signals/: constraints (IFEval's checkers),
@@ -50,7 +51,7 @@ SRC = REPO / "src"
 PACKAGE = "alignkit"
 
 LAYERS: list[tuple[str, list[str]]] = [
-    ("core", ["", "types", "errors"]),  # "" is the root package, alignkit/__init__.py
+    ("core", ["", "types", "errors", "methods"]),  # "" is the root package, alignkit/__init__.py
     ("models", ["models", "sandbox", "sandbox_child", "sandbox_seccomp"]),
     ("data", ["data", "signals.constraints", "signals.repairs", "signals.answers"]),
     ("signals", ["signals"]),

@@ -62,7 +62,7 @@ def candidate_rows(run: Path, stages: dict[str, dict[int, Path]]) -> list[dict[s
 def training_rows(run: Path, stages: dict[str, dict[int, Path]], method: str | None) -> tuple[str, dict[int, list]]:
     """(kind, {iteration: rows}) in TRL's columns: the built rows, or the prompts of online RL."""
     from alignkit.data.store import Stage
-    from alignkit.train import COLUMNS, ONLINE
+    from alignkit.methods import COLUMNS, ONLINE
 
     if method in ONLINE or "build" not in stages:
         if "prompts" not in stages:

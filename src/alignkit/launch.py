@@ -63,13 +63,12 @@ def train_model(recipe: Recipe, rows: list[dict], policy: str, iteration: int, s
 
 def check_trainable(method: str, build_kind: str, rows: list[dict], policy: str, online: bool) -> None:
     """What training cannot start from: a dataset of the wrong kind, no rows, a model without weights."""
-    from alignkit.train import DATASET_KIND
+    from alignkit.methods import DATASET_KIND, kinds_text
 
     if not online and build_kind != DATASET_KIND[method]:
         needed = DATASET_KIND[method]
         raise AlignkitError(f"train.method {method!r} cannot use a {build_kind!r} dataset",
-                            where="train.method", fix=f"set build.kind: {needed} for {method} (sft: sft; "
-                            "dpo, orpo, simpo, reward: preference; kto: kto)")
+                            where="train.method", fix=f"set build.kind: {needed} for {method} ({kinds_text()})")
     if not rows:
         raise AlignkitError("the signal kept no training rows, so there is nothing to train on",
                             where="build", fix="generate more samples (generate.n), more prompts (prompts.n), "
@@ -94,7 +93,7 @@ def start_training(method: str, rows: list[dict], cfg: TrainConfig, base: str, s
 
 def check_launcher(cfg: TrainConfig, method: str) -> None:
     """What the launcher cannot run, before any work: online RL, a missing accelerate config."""
-    from alignkit.train import ONLINE
+    from alignkit.methods import ONLINE
 
     if method in ONLINE:
         raise AlignkitError(f"train.launcher: {cfg.launcher} does not run {method} yet", where="train.launcher",

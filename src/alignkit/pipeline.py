@@ -55,7 +55,7 @@ class Runner(Stages):
         from alignkit.evaluate.benchmarks import BENCHMARKS
         from alignkit.evaluate.breakdown import run_breakdown
         from alignkit.evaluate.stats import paired_summary
-        from alignkit.train import ONLINE
+        from alignkit.methods import ONLINE
 
         t0, r, iterated = time.time(), self.recipe, self.recipe.iterations > 1
         prompts = self.prompts()  # first, so bad prompt files fail before any model work

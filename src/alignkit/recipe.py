@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 
 from alignkit.data.arithmetic import OPERANDS
 from alignkit.errors import AlignkitError
+from alignkit.methods import METHODS
 
 if TYPE_CHECKING:
     from alignkit.signals.base import Signal
@@ -139,7 +140,7 @@ class ModelOptions(_Strict):
 
 
 class TrainConfig(_Strict):
-    method: Literal["sft", "dpo", "kto", "orpo", "simpo", "grpo", "rloo", "reward", "none"] = "sft"
+    method: Literal[tuple(METHODS)] = "sft"  # type: ignore[valid-type]  # the table in methods.py
     epochs: float = Field(2.0, gt=0)
     learning_rate: float = Field(5e-4, gt=0)
     batch_size: int = Field(8, ge=1)

@@ -180,7 +180,7 @@ class Stages:
         """Returns the stage and the path of the trained model. Rows of groups in `exclude`
         (held-out prompt ids) are not trained on."""
         from alignkit.launch import model_damage, train_model, train_rows
-        from alignkit.train import ONLINE
+        from alignkit.methods import ONLINE
 
         r = self.recipe
         online = r.train.method in ONLINE  # trains on prompts; the signals are the reward

@@ -17,6 +17,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from alignkit.methods import COLUMNS, DATASET_KIND, ONLINE
 from alignkit.recipe import TrainConfig
 
 
@@ -83,14 +84,6 @@ def _last_checkpoint(output_dir: Path, method: str = "sft") -> str | None:
         shutil.rmtree(output_dir)
         return None
     return last_complete(output_dir)
-
-
-# What each method trains on: the dataset kind the builder must produce, in TRL's columns.
-DATASET_KIND = {"sft": "sft", "dpo": "preference", "reward": "preference", "orpo": "preference",
-                "simpo": "preference", "kto": "kto", "grpo": "prompts", "rloo": "prompts"}
-COLUMNS = {"sft": ["prompt", "completion"], "preference": ["prompt", "chosen", "rejected"],
-           "kto": ["prompt", "completion", "label"], "prompts": ["prompt", "meta"]}
-ONLINE = ("grpo", "rloo")
 
 
 def train(method: str, rows: list[dict], cfg: TrainConfig, model_path: str, work_dir: Path,

@@ -1,0 +1,22 @@
+"""The training methods' table drives the recipe schema and the build-kind check."""
+
+import pytest
+
+from alignkit.errors import AlignkitError
+from alignkit.launch import check_trainable
+from alignkit.methods import DATASET_KIND, METHODS, ONLINE
+from alignkit.recipe import TrainConfig
+
+
+def test_the_recipe_schema_offers_exactly_the_tables_methods():
+    assert TrainConfig.model_json_schema()["properties"]["method"]["enum"] == list(METHODS)
+    assert set(ONLINE) == {"grpo", "rloo"} and "none" not in DATASET_KIND
+
+
+def test_a_dataset_of_the_wrong_kind_names_the_kind_each_method_needs():
+    with pytest.raises(AlignkitError) as err:
+        check_trainable("dpo", "sft", [{"prompt": "x"}], "embedded", online=False)
+    fix = err.value.fix
+    assert "set build.kind: preference for dpo" in fix
+    assert "dpo, orpo, simpo, reward: preference" in fix and "kto: kto" in fix and "grpo" not in fix
+    check_trainable("kto", "kto", [{"prompt": "x"}], "embedded", online=False)  # the right kind passes

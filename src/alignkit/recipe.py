@@ -10,6 +10,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from alignkit.data.arithmetic import OPERANDS
+from alignkit.data.prompts import SOURCES
 from alignkit.errors import AlignkitError
 from alignkit.methods import METHODS
 
@@ -30,8 +31,7 @@ class _Strict(BaseModel):
 
 
 class PromptsConfig(_Strict):
-    source: Literal["ifeval_synth", "broad_instructions", "arithmetic", "functions", "jsonl", "parquet",
-                    "self_instruct", "evol_instruct", "hf"] = "ifeval_synth"
+    source: Literal[tuple(SOURCES)] = "ifeval_synth"  # type: ignore[valid-type]  # the table in data/prompts.py
     path: str | None = None
     split: str = "train"
     n: int = Field(64, ge=1)

@@ -8,6 +8,9 @@ A prompt file row needs `messages` (a list of {role, content}) or `prompt` (a st
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 # load_jsonl and load_parquet live in data/files.py so that synthesis.py and broad.py, which this
 # module dispatches to, can read prompt files without importing it back; still importable from here.
 from alignkit.data.files import load_jsonl, load_parquet
@@ -15,33 +18,43 @@ from alignkit.errors import AlignkitError
 from alignkit.types import Prompt
 
 
-def load_prompts(cfg) -> list[Prompt]:
-    """Prompts for a recipe's `prompts` section."""
-    if cfg.source == "ifeval_synth":
-        from alignkit.data.instructions import synthesize
+def _ifeval_synth(cfg) -> list[Prompt]:
+    from alignkit.data.instructions import synthesize
 
-        return synthesize(cfg.split, cfg.n, seed=cfg.seed, pair_fraction=cfg.pair_fraction)
-    if cfg.source == "broad_instructions":
-        from alignkit.data.broad import synthesize as synthesize_broad
+    return synthesize(cfg.split, cfg.n, seed=cfg.seed, pair_fraction=cfg.pair_fraction)
 
-        return synthesize_broad(cfg)
-    if cfg.source == "functions":
-        from alignkit.data import functions
 
-        return functions.synthesize(cfg.split, cfg.n, seed=cfg.seed)
-    if cfg.source == "arithmetic":
-        from alignkit.data import arithmetic
+def _broad(cfg) -> list[Prompt]:
+    from alignkit.data.broad import synthesize
 
-        return arithmetic.synthesize(cfg.split, cfg.n, seed=cfg.seed, references=cfg.references,
-                                     operands=cfg.operands)
-    if cfg.source in ("self_instruct", "evol_instruct"):
-        from alignkit.data.synthesis import synthesize as synthesize_instructions
+    return synthesize(cfg)
 
-        return synthesize_instructions(cfg)
-    if cfg.source == "hf":
-        from alignkit.data.hf_source import load_hf
 
-        return load_hf(cfg)
+def _functions(cfg) -> list[Prompt]:
+    from alignkit.data import functions
+
+    return functions.synthesize(cfg.split, cfg.n, seed=cfg.seed)
+
+
+def _arithmetic(cfg) -> list[Prompt]:
+    from alignkit.data import arithmetic
+
+    return arithmetic.synthesize(cfg.split, cfg.n, seed=cfg.seed, references=cfg.references, operands=cfg.operands)
+
+
+def _model_written(cfg) -> list[Prompt]:
+    from alignkit.data.synthesis import synthesize
+
+    return synthesize(cfg)
+
+
+def _hf(cfg) -> list[Prompt]:
+    from alignkit.data.hf_source import load_hf
+
+    return load_hf(cfg)
+
+
+def _file(cfg) -> list[Prompt]:
     if not cfg.path:
         raise AlignkitError(f"prompts.source is {cfg.source!r} but prompts.path is not set",
                             where="prompts.path", fix="add `path: FILE` under `prompts:`")
@@ -54,3 +67,17 @@ def load_prompts(cfg) -> list[Prompt]:
 
         random.Random(cfg.seed).shuffle(prompts)
     return prompts[: cfg.n]
+
+
+# The prompt sources, one table: `prompts.source` names a row (the recipe schema is built from it);
+# each reads the recipe's `prompts` section. A new source is a function and a row here.
+SOURCES: dict[str, Callable[[Any], list[Prompt]]] = {
+    "ifeval_synth": _ifeval_synth, "broad_instructions": _broad, "arithmetic": _arithmetic,
+    "functions": _functions, "jsonl": _file, "parquet": _file, "self_instruct": _model_written,
+    "evol_instruct": _model_written, "hf": _hf,
+}
+
+
+def load_prompts(cfg) -> list[Prompt]:
+    """Prompts for a recipe's `prompts` section."""
+    return SOURCES[cfg.source](cfg)

@@ -128,6 +128,8 @@ def test_the_vllm_engine_is_part_of_the_generation_key_and_is_refused_on_ray():
 
     hf, vllm = (load_recipe("recipes/verifiable_instructions.yaml", [f"generate.engine={e}"]) for e in ("hf", "vllm"))
     assert _key(hf.generate) != _key(vllm.generate)  # vLLM samples other texts than transformers
+    assert _key(hf.evaluate) != _key(load_recipe("recipes/verifiable_instructions.yaml",
+                                                 ["evaluate.engine=vllm"]).evaluate)
     assert engine_spec("embedded", "vllm") == "vllm:embedded" and engine_spec("embedded", "hf") == "embedded"
     assert engine_spec("openai:m@http://x", "vllm") == "openai:m@http://x"  # a spec that names its backend keeps it
     with pytest.raises(AlignkitError, match="executor: local"):

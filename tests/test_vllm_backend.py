@@ -69,7 +69,7 @@ def test_the_engine_is_started_once_per_process(pair, tiny64_dir):
 
 
 @pytest.mark.skipif(not HAS_VLLM, reason="needs vllm (make setup-vllm)")
-def test_generate_engine_vllm_samples_the_policy_on_vllm_and_stops_it_for_training(tiny64_dir, tmp_path):
+def test_the_vllm_engine_generates_and_evaluates_and_is_stopped_for_training(tiny64_dir, tmp_path):
     # last in the module: clearing the cache stops every engine of the process, the fixture's too
     from conftest import REPO
 
@@ -78,9 +78,12 @@ def test_generate_engine_vllm_samples_the_policy_on_vllm_and_stops_it_for_traini
     from alignkit.stages import Stages
 
     recipe = load_recipe(REPO / "recipes" / "verifiable_instructions.yaml", [
-        f"model={tiny64_dir}", "prompts.n=4", "generate.n=3", "generate.max_new_tokens=8", "generate.engine=vllm"])
+        f"model={tiny64_dir}", "prompts.n=4", "generate.n=3", "generate.max_new_tokens=8", "generate.engine=vllm",
+        "evaluate.engine=vllm", "evaluate.n=3", "evaluate.max_new_tokens=8", "evaluate.budgets={}"])
     stages = Stages(recipe, tmp_path, log=lambda *_: None)
     groups = stages.generate(stages.prompts()).read_groups()
+    scores = stages.evaluate(str(tiny64_dir), "before", "k")["ifeval_heldout"]  # greedy answers, on the same engine
+    assert len(scores) == 3 and all(s in (0.0, 1.0) for s in scores)
     assert [len(g.candidates) for g in groups] == [3, 3, 3, 3]
     assert {c.origin["finish_reason"] for g in groups for c in g.candidates} <= {"stop", "length"}
     assert isinstance(stages.models.backends[f"vllm:{tiny64_dir}"], vllm_module.VLLMBackend)

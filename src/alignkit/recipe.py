@@ -204,7 +204,8 @@ class EvaluateConfig(_Strict):
     batch_size: int = Field(32, ge=1)
     seed: int = 0
     judge: str | None = None  # judged benchmarks (mtbench): the judge model; default the base model
-    LATE_FIELDS: ClassVar[frozenset[str]] = frozenset({"budgets"})
+    engine: Literal["hf", "vllm"] = "hf"  # the evaluated models' answers on transformers or vLLM (as generate.engine)
+    LATE_FIELDS: ClassVar[frozenset[str]] = frozenset({"budgets", "engine"})
 
     def budget(self, bench: str) -> int:
         return self.budgets.get(bench, self.max_new_tokens)
@@ -281,7 +282,7 @@ class Recipe(_Strict):
 
     @model_validator(mode="after")
     def _engine_here(self) -> Recipe:
-        if self.generate.engine == "vllm" and self.executor == "ray":
+        if self.generate.engine == "vllm" and self.executor == "ray":  # evaluation never runs on Ray
             raise ValueError("generate.engine: vllm runs its own engine here; with executor: ray the actors "
                              "generate on transformers. Set executor: local, or generate.engine: hf")
         return self

@@ -215,8 +215,8 @@ class Stages:
             stage = self.store.stage(eval_stage(label, name), _key("eval", upstream_key, name, cfg, *self._dtype_key()))
             if not stage.done():
                 self.log(f"evaluating {label} on {name} (n={cfg.n})")
-                res = run_benchmark(self.models.get(model, cfg.batch_size), name, cfg.n, seed=cfg.seed,
-                                    max_new_tokens=cfg.budget(name), ctx=ctx)
+                backend = self.models.get(engine_spec(model, cfg.engine), cfg.batch_size)
+                res = run_benchmark(backend, name, cfg.n, seed=cfg.seed, max_new_tokens=cfg.budget(name), ctx=ctx)
                 stage.write_json("items.json", items(res))
                 stage.finish(n=len(res.scores), mean=res.mean)
             scores[name] = [item["score"] for item in stage.read_json("items.json")]

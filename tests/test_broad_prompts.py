@@ -121,10 +121,9 @@ def test_new_recipe_fields_leave_existing_stage_keys_unchanged():
 
 
 def test_the_vllm_engine_is_part_of_the_generation_key_and_is_refused_on_ray():
-    from alignkit.errors import AlignkitError
+    from alignkit.models import engine_spec
     from alignkit.pipeline import _key
     from alignkit.recipe import load_recipe
-    from alignkit.stages import engine_spec
 
     hf, vllm = (load_recipe("recipes/verifiable_instructions.yaml", [f"generate.engine={e}"]) for e in ("hf", "vllm"))
     assert _key(hf.generate) != _key(vllm.generate)  # vLLM samples other texts than transformers

@@ -65,8 +65,8 @@ def check_trainable(method: str, build_kind: str, rows: list[dict], policy: str,
     """What training cannot start from: a dataset of the wrong kind, no rows, a model without weights."""
     from alignkit.methods import DATASET_KIND, kinds_text
 
-    if not online and build_kind != DATASET_KIND[method]:
-        needed = DATASET_KIND[method]
+    needed = DATASET_KIND[method]
+    if not online and build_kind != needed:
         raise AlignkitError(f"train.method {method!r} cannot use a {build_kind!r} dataset",
                             where="train.method", fix=f"set build.kind: {needed} for {method} ({kinds_text()})")
     if not rows:

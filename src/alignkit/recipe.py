@@ -73,6 +73,9 @@ class PromptsConfig(_Strict):
         return operands
 
 
+Engine = Literal["hf", "vllm"]  # generate.engine, evaluate.engine: transformers or vLLM's engine
+
+
 class GenerateConfig(_Strict):
     LATE_FIELDS: ClassVar[frozenset[str]] = frozenset({"engine"})
     n: int = Field(4, ge=0)  # 0: no policy samples; the signals write the candidates
@@ -84,7 +87,7 @@ class GenerateConfig(_Strict):
     system_prompt: str | None = None  # generation-time context, dropped from training rows
     # the policy's samples on transformers (hf) or on vLLM's engine (vllm: make setup-vllm; ~4x the
     # tokens/s on CPU once its ~90 s start-up is paid, docs/benchmarks.md). Signals' models stay on hf.
-    engine: Literal["hf", "vllm"] = "hf"
+    engine: Engine = "hf"
 
 
 class SignalConfig(_Strict):
@@ -204,7 +207,7 @@ class EvaluateConfig(_Strict):
     batch_size: int = Field(32, ge=1)
     seed: int = 0
     judge: str | None = None  # judged benchmarks (mtbench): the judge model; default the base model
-    engine: Literal["hf", "vllm"] = "hf"  # the evaluated models' answers on transformers or vLLM (as generate.engine)
+    engine: Engine = "hf"  # the evaluated models' answers on transformers or vLLM (as generate.engine)
     LATE_FIELDS: ClassVar[frozenset[str]] = frozenset({"budgets", "engine"})
 
     def budget(self, bench: str) -> int:

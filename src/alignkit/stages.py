@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from alignkit.data.store import RunStore, Stage, atomic_write_json, eval_stage
+from alignkit.models import engine_spec
 from alignkit.models.cache import ModelCache
 from alignkit.recipe import Recipe
 from alignkit.types import Group, content_hash
@@ -33,14 +34,6 @@ def eval_label(iteration: int, iterated: bool) -> str:
 def model_dir_name(iteration: int, iterated: bool) -> str:
     """The run subdirectory of the model trained in `iteration`."""
     return f"model_it{iteration}" if iterated else "model"
-
-
-def engine_spec(spec: str, engine: str) -> str:
-    """The model spec that runs `spec` on `engine` (hf: as is; vllm: `vllm:` prefixed). A spec that
-    names its own backend (`openai:`, `vllm:`) keeps it."""
-    if engine == "hf" or spec.startswith(("openai:", "vllm:")):
-        return spec
-    return f"vllm:{spec}"
 
 
 def _key(*parts: Any) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from alignkit.errors import AlignkitError
+from alignkit.models import BACKEND_PREFIXES
 
 TASKS_DIR = Path(__file__).parent / "lm_eval_tasks"  # alignkit's own local tasks (always on the include path)
 
@@ -27,7 +28,7 @@ def run_lm_eval(model: str, tasks: list[str], *, include_path: str | Path | None
     except ImportError:
         raise AlignkitError("the lm-eval bridge needs the lm-eval package", where="lm-eval",
                             fix="pip install lm-eval") from None
-    if model.startswith(("openai:", "vllm:")):
+    if model.startswith(BACKEND_PREFIXES):
         raise AlignkitError(f"the lm-eval bridge loads local weights; {model!r} has none here", where="--model",
                             fix="give `embedded`, a checkpoint directory (e.g. runs/NAME/model) or a hub id")
     from alignkit.models.embedded import resolve_model_path

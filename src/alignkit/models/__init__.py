@@ -4,6 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+# specs that name their backend; any other spec (`embedded`, a path, a hub id) runs on transformers
+BACKEND_PREFIXES = ("openai:", "vllm:")
+
+
+def engine_spec(spec: str, engine: str) -> str:
+    """The spec that runs `spec` on `engine` (a recipe's `generate.engine` / `evaluate.engine`): hf
+    keeps it; vllm prefixes `vllm:`, unless the spec already names its backend."""
+    if engine == "hf" or spec.startswith(BACKEND_PREFIXES):
+        return spec
+    return f"vllm:{spec}"
+
 
 def load_backend(spec: str, batch_size: int = 32, dtype: str = "float32", device_map: str | dict | None = None,
                  chat_template: str | None = None) -> Any:

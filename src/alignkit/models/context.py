@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from alignkit.errors import AlignkitError
+from alignkit.models import BACKEND_PREFIXES
 from alignkit.types import Prompt
 
 _KEYS = ("max_position_embeddings", "n_positions", "max_seq_len", "seq_length")
@@ -14,7 +15,7 @@ _KEYS = ("max_position_embeddings", "n_positions", "max_seq_len", "seq_length")
 def context_length(spec: str) -> tuple[int, Any] | None:
     """(positions the model reads, its tokenizer) for a local model spec; None where this cannot
     be known without loading it (an API model, vLLM, an unreachable hub id): the backend decides."""
-    if spec.startswith(("openai:", "vllm:")):
+    if spec.startswith(BACKEND_PREFIXES):
         return None
     try:
         from transformers import AutoConfig, AutoTokenizer

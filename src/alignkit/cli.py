@@ -48,7 +48,8 @@ def validate(recipe: Path = typer.Argument(..., help="recipe YAML"),
     from alignkit.recipe import load_recipe
 
     r = load_recipe(recipe, set_)
-    typer.echo(f"ok: {recipe} (recipe {r.name!r}, signals: {', '.join(s.name for s in r.signals)})")
+    signals = ", ".join(s.name for s in r.signals) or "none, in context"
+    typer.echo(f"ok: {recipe} (recipe {r.name!r}, signals: {signals})")
 
 
 @app.command()
@@ -135,9 +136,14 @@ def eval_(model: str = typer.Option(..., "--model", help="model: `embedded`, a p
           baseline: str = typer.Option("embedded", "--baseline", help="judged benchmarks: the model to beat"),
           judge: str = typer.Option("embedded", "--judge", help="judged benchmarks: the judge model"),
           max_new_tokens: int = typer.Option(128, "--max-new-tokens"),
-          dtype: str = typer.Option("float32", "--dtype", help="local models' weights: float32 or bfloat16")) -> None:
+          dtype: str = typer.Option("float32", "--dtype", help="local models' weights: float32 or bfloat16"),
+          context: str | None = typer.Option(None, "--context", help="in-context alignment: a built-in context "
+                                             "(urial) or a context file, put before every prompt")) -> None:
     """Score a model on built-in benchmarks with 95% bootstrap CIs; writes report.json and report.html."""
     from alignkit.evaluate.benchmarks import BENCHMARKS
+    from alignkit.in_context import ContextBackend, load_context
+
+    loaded = load_context(context, where="--context") if context else None  # before any model work
 
     names = list(BENCHMARKS) if bench.strip() == "all" else [b.strip() for b in bench.split(",") if b.strip()]
     for name in names:
@@ -157,10 +163,12 @@ def eval_(model: str = typer.Option(..., "--model", help="model: `embedded`, a p
     t0 = time.time()
     resolve = ModelCache(dtype=dtype).get
     backend = resolve(model)
+    if loaded is not None:
+        backend = ContextBackend(backend, loaded)
     ctx = EvalContext(resolve, baseline=baseline, judge=judge)
     out.mkdir(parents=True, exist_ok=True)
     report = {"model": model, "recipe": None, "seed": seed, "dtype": dtype, "max_new_tokens": max_new_tokens,
-              "wall_seconds": 0.0, "benchmarks": {}}
+              "context": loaded.path if loaded else None, "wall_seconds": 0.0, "benchmarks": {}}
     for name in names:
         res = run_benchmark(backend, name, limit, seed=seed, max_new_tokens=max_new_tokens, ctx=ctx)
         entry = {"score": res.mean, "ci95": bootstrap_ci(res.scores, seed=seed), "n": len(res.scores),
@@ -349,9 +357,9 @@ def recipes(as_json: bool = typer.Option(False, "--json", help="print JSON")) ->
     for path in sorted(repo_recipes_dir().glob("*.yaml")):
         r = load_recipe(path)
         names = [s.name for s in r.signals]
-        decides = r.build.signal if r.build.signal in names else names[0]  # the signal the dataset is built from
+        decides = r.build.signal if r.build.signal in names else names[0] if names else None  # builds the dataset
         rows.append({"name": path.stem, "path": str(path), "signals": names,
-                     "family": get_signal(decides).source, "method": r.train.method})
+                     "family": get_signal(decides).source if decides else "in_context", "method": r.train.method})
     rows.sort(key=lambda r: (r["family"], r["name"]))
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
@@ -378,6 +386,11 @@ def _print_report(report: dict, out: Path) -> None:
     Console().print(table)
     if any(b.get("split") == "dev" for b in report["benchmarks"].values()):
         typer.echo("dev benchmarks are for choosing settings; their numbers are not results")
+    for name, b in report["benchmarks"].items():
+        if ic := b.get("in_context"):  # the training-free baseline the trained model has to beat
+            beats = "beats it" if ic["ci95"][0] > 0 else "loses to it" if ic["ci95"][1] < 0 else "does not beat it"
+            typer.echo(f"{name}: in-context baseline ({ic['context']}) {ic['score']:.3f}; the trained model "
+                       f"{b['after'] - ic['score']:+.3f} [{ic['ci95'][0]:+.3f}, {ic['ci95'][1]:+.3f}], {beats}")
     from alignkit.evaluate.breakdown import summary_line
 
     for name, bd in report.get("breakdown", {}).items():

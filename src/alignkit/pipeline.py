@@ -58,14 +58,21 @@ class Runner(Stages):
         from alignkit.methods import ONLINE
 
         t0, r, iterated = time.time(), self.recipe, self.recipe.iterations > 1
-        prompts = self.prompts()  # first, so bad prompt files fail before any model work
+        prompts = self.prompts() if r.signals else None  # first, so bad prompt files fail before any model work
         audit = self._timed("audit", self.audit)
         if r.train.method == "reward":
             return self._run_reward(prompts, t0, audit)
         before = self._timed("eval_before", self.evaluate, r.model, "before", _key(self.base_key))
+        in_context = None  # the training-free baseline: the base model with evaluate.in_context before each prompt
+        if r.evaluate.in_context:
+            in_context = self._timed("eval_in_context", self.evaluate, r.model, "in_context", _key(self.base_key),
+                                     r.evaluate.in_context)
         after, model_name, iterations = before, r.model, []
+        if r.train.method == "none" and in_context is not None:
+            after = in_context  # an in-context recipe: its "after" is the model aligned by its context
         for self.iteration in range(1, r.iterations + 1):
-            if r.train.method in ONLINE:  # online RL generates and scores inside training
+            if r.train.method in ONLINE or not r.signals:  # online RL generates and scores inside training;
+                # an in-context recipe (no signals) generates nothing
                 built, info = prompts, {"iteration": self.iteration, "signal": {}, "dataset_rows": None}
             else:
                 generated = self._timed("generate", self.generate, prompts)
@@ -85,9 +92,15 @@ class Runner(Stages):
             iterations.append(info)
         benchmarks = {name: {**paired_summary(before[name], after[name], r.seed), "split": BENCHMARKS[name].split}
                       for name in r.evaluate.benchmarks}
+        if in_context is not None and r.train.method != "none":
+            for name, b in benchmarks.items():  # the trained model against the baseline it has to beat
+                vs = paired_summary(in_context[name], after[name], r.seed)
+                b["in_context"] = {"context": r.evaluate.in_context, "score": vs["before"], "delta": vs["delta"],
+                                   "ci95": vs["ci95"]}
         wall = time.time() - t0
         # answer lengths and per-constraint changes behind each number (issue 24), final model against the base
-        final = eval_label(r.iterations, iterated) if r.train.method != "none" else "before"
+        final = (eval_label(r.iterations, iterated) if r.train.method != "none"
+                 else "in_context" if in_context is not None else "before")
         breakdown = run_breakdown(self.out, r.evaluate.benchmarks, final, n=r.evaluate.n,
                                   prompt_seed=r.evaluate.seed, seed=r.seed)
         return self._report(model_name, wall, benchmarks, audit, iterations, breakdown=breakdown,

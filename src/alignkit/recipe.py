@@ -208,7 +208,26 @@ class EvaluateConfig(_Strict):
     seed: int = 0
     judge: str | None = None  # judged benchmarks (mtbench): the judge model; default the base model
     engine: Engine = "hf"  # the evaluated models' answers on transformers or vLLM (as generate.engine)
-    LATE_FIELDS: ClassVar[frozenset[str]] = frozenset({"budgets", "engine"})
+    # in-context alignment, the training-free baseline (URIAL-style, `alignkit.in_context`): the base model
+    # is also evaluated with this context (a built-in name such as `urial`, or a context file) before it;
+    # with train.method none, that evaluation is the recipe's "after"
+    in_context: str | None = None
+    LATE_FIELDS: ClassVar[frozenset[str]] = frozenset({"budgets", "engine", "in_context"})
+
+    @field_validator("in_context")
+    @classmethod
+    def _context(cls, spec: str | None) -> str | None:
+        """The context must load (a built-in name or a readable, well-formed file)."""
+        if spec is not None:
+            from alignkit.errors import AlignkitError
+            from alignkit.in_context import load_context
+
+            try:
+                load_context(spec)
+            except AlignkitError as exc:
+                raise ValueError(f"{exc.message}" + (f" ({exc.where})" if exc.where else "")
+                                 + (f"; {exc.fix}" if exc.fix else "")) from None
+        return spec
 
     def budget(self, bench: str) -> int:
         return self.budgets.get(bench, self.max_new_tokens)
@@ -259,7 +278,7 @@ class Recipe(_Strict):
     ray: RayConfig = RayConfig()
     prompts: PromptsConfig = PromptsConfig()
     generate: GenerateConfig = GenerateConfig()
-    signals: list[SignalConfig] = Field(min_length=1)
+    signals: list[SignalConfig] = []  # at least one, unless the recipe only evaluates in context (_needs_signals)
     build: BuildConfig = BuildConfig()
     train: TrainConfig = TrainConfig()
     evaluate: EvaluateConfig = EvaluateConfig()
@@ -281,6 +300,15 @@ class Recipe(_Strict):
         if self.model_options.dtype and "dtype" in self.model_fields_set and self.dtype != self.model_options.dtype:
             raise ValueError(f"dtype: {self.dtype} and model.dtype: {self.model_options.dtype} disagree; "
                              "keep model.dtype (it also sets training's weights) and remove the top-level dtype")
+        return self
+
+    @model_validator(mode="after")
+    def _needs_signals(self) -> Recipe:
+        """Every recipe has a signal, except an in-context one (train.method: none with evaluate.in_context),
+        which aligns by its context alone and generates nothing."""
+        if not self.signals and not (self.train.method == "none" and self.evaluate.in_context):
+            raise ValueError("signals: list at least one signal (`alignkit signals` lists them); only an "
+                             "in-context recipe (train.method: none with evaluate.in_context) has none")
         return self
 
     @model_validator(mode="after")

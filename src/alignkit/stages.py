@@ -196,19 +196,35 @@ class Stages:
         train_model(r, rows, policy, self.iteration, stage, model_dir, online=online, reward=reward, log=self.log)
         return stage, str(model_dir)
 
-    def evaluate(self, model: str, label: str, upstream_key: str) -> dict[str, list[float]]:
+    def evaluate(self, model: str, label: str, upstream_key: str, context: str | None = None) -> dict[str, list[float]]:
+        """Each benchmark's per-item scores for `model`, answering with `context` before every
+        prompt when given (in-context alignment, `alignkit.in_context`)."""
         from alignkit.evaluate.benchmarks import EvalContext, items, run_benchmark
 
-        cfg = self.recipe.evaluate
+        # the in-context setting keys only the evaluation that uses it
+        cfg = self.recipe.evaluate.model_copy(update={"in_context": None})
         # judged benchmarks compare with the base model, judged by cfg.judge (default the base model)
         ctx = EvalContext(lambda spec: self.models.get(spec, cfg.batch_size), baseline=self.recipe.model,
                           judge=cfg.judge or self.recipe.model)
+        extra = ()
+        if context is not None:
+            from dataclasses import asdict
+
+            from alignkit.in_context import load_context
+
+            loaded = load_context(context)
+            extra = ({k: v for k, v in asdict(loaded).items() if k != "path"},)  # the text, not where it lives
         scores = {}
         for name in cfg.benchmarks:
-            stage = self.store.stage(eval_stage(label, name), _key("eval", upstream_key, name, cfg, *self._dtype_key()))
+            stage = self.store.stage(eval_stage(label, name),
+                                     _key("eval", upstream_key, name, cfg, *self._dtype_key(), *extra))
             if not stage.done():
                 self.log(f"evaluating {label} on {name} (n={cfg.n})")
                 backend = self.models.get(engine_spec(model, cfg.engine), cfg.batch_size)
+                if context is not None:
+                    from alignkit.in_context import ContextBackend
+
+                    backend = ContextBackend(backend, loaded)
                 res = run_benchmark(backend, name, cfg.n, seed=cfg.seed, max_new_tokens=cfg.budget(name), ctx=ctx)
                 stage.write_json("items.json", items(res))
                 stage.finish(n=len(res.scores), mean=res.mean)
@@ -220,7 +236,7 @@ class Stages:
         from alignkit.evaluate.audit import flag_lines, probe_bench, run_audit
 
         r, cfg = self.recipe, self.recipe.audit
-        if not cfg.enabled:
+        if not cfg.enabled or not r.signals:  # an in-context recipe has no signal to audit
             return None
         prompts = self.prompts() if cfg.source == "training" else None  # the probe: the training prompts
         bench = "training" if prompts is not None else probe_bench(cfg.bench, r.evaluate.benchmarks)

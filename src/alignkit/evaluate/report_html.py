@@ -103,6 +103,18 @@ def _bench_section(report: dict) -> str:
     out = "<h2>Benchmarks</h2>" + _table(headers, rows)
     out += ('<p class="muted">Paired bootstrap CI of the per-item difference (10,000 resamples).</p>' if paired
             else '<p class="muted">Bootstrap CI of the mean (10,000 resamples).</p>')
+    ic_rows = []
+    for name, b in benchmarks.items():
+        if ic := b.get("in_context"):
+            lo, hi = ic["ci95"]
+            cls = "good" if lo > 0 else "bad" if hi < 0 else ""
+            ic_rows.append([f"<td>{_e(name)}</td>", f"<td>{_e(ic['context'])}</td>", _td(ic["score"]),
+                            _td(b["after"]), f'<td class="num {cls}">{_f(b["after"] - ic["score"], True)}</td>',
+                            f'<td class="num">[{_f(lo, True)}, {_f(hi, True)}]</td>'])
+    if ic_rows:
+        out += ("<h3>Against the in-context baseline</h3><p>The base model aligned by its context alone "
+                "(URIAL-style, no training) is the baseline a trained model has to beat.</p>"
+                + _table(["benchmark", "context", "in-context", "trained", "delta", "95% CI"], ic_rows))
     if any("split" in b for b in benchmarks.values()):
         out += f"<p>{_SPLITS}</p>"
     if benchmarks:

@@ -38,7 +38,8 @@ def test_report_has_the_promised_shape(sft_run):
     assert report["audit"]["bench"] == "ifeval_heldout"
     assert "verifiable_instructions" in report["audit"]["signals"]
     b = report["benchmarks"]["ifeval_heldout"]
-    assert set(b) == {"before", "after", "delta", "ci95", "n", "split"} and b["split"] == "test"
+    assert set(b) == {"before", "after", "delta", "ci95", "n", "split", "in_context"} and b["split"] == "test"
+    assert b["in_context"]["context"] == "urial"  # the default recipe reports the training-free baseline
     assert b["n"] == 4 and 0 <= b["before"] <= 1 and 0 <= b["after"] <= 1
     assert b["delta"] == pytest.approx(b["after"] - b["before"])
     assert b["ci95"][0] <= b["delta"] <= b["ci95"][1]

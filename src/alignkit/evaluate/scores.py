@@ -23,10 +23,11 @@ class Score:
 
 def evaluate(model: Any, benchmarks: str | list[str], *, n: int = 100, seed: int = 0, max_new_tokens: int = 128,
              batch_size: int = 32, dtype: str = "float32", baseline: str = "embedded",
-             judge: str = "embedded") -> dict[str, Score]:
+             judge: str = "embedded", context: str | None = None) -> dict[str, Score]:
     """Greedy answers of `model` (a spec: `embedded`, a checkpoint directory, a hub id, `openai:NAME@URL`;
     or a backend from `alignkit.models.load_backend`) to `n` items of each benchmark, scored item by item.
-    Judged benchmarks (mtbench) compare with `baseline`, judged by `judge`."""
+    Judged benchmarks (mtbench) compare with `baseline`, judged by `judge`. `context` (a built-in context
+    such as `urial`, or a context file) aligns the model in context: it goes before every prompt."""
     from alignkit.errors import AlignkitError
     from alignkit.evaluate.benchmarks import BENCHMARKS, EvalContext, run_benchmark
     from alignkit.evaluate.stats import bootstrap_ci
@@ -37,8 +38,16 @@ def evaluate(model: Any, benchmarks: str | list[str], *, n: int = 100, seed: int
         if name not in BENCHMARKS:
             raise AlignkitError(f"unknown benchmark {name!r}", where="benchmarks",
                                 fix=f"choose from: {', '.join(sorted(BENCHMARKS))}")
+    if context is not None:
+        from alignkit.in_context import load_context
+
+        loaded = load_context(context, where="context")  # before any model is loaded
     resolve = ModelCache(batch_size=batch_size, dtype=dtype).get
     backend = resolve(model) if isinstance(model, str) else model
+    if context is not None:
+        from alignkit.in_context import ContextBackend
+
+        backend = ContextBackend(backend, loaded)
     ctx = EvalContext(resolve, baseline=baseline, judge=judge)
     out = {}
     for name in names:

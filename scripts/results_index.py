@@ -25,7 +25,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from alignkit.signals.base import SOURCES as FAMILIES  # the survey's four sources of signal
+from alignkit.signals.base import SOURCES
+
+# the survey's four sources of signal, and in-context alignment (no training: recipes/in_context.yaml)
+FAMILIES = (*SOURCES, "in_context")
 
 REPO = Path(__file__).resolve().parents[1]
 INDEX = REPO / "docs" / "results.jsonl"
@@ -123,6 +126,8 @@ def family_of(run: Path, recipe_name: str | None) -> str:
 
     recipe = stored_recipe(run, recipe_name)
     signals = (recipe or {}).get("signals") or []
+    if recipe and not signals and (recipe.get("evaluate") or {}).get("in_context"):
+        return "in_context"  # aligned by its context alone
     if not signals:
         sys.exit(f"{run}: cannot find the run's recipe (no Recipe section in report.html, no recipes/"
                  f"{recipe_name}.yaml): give --family ({', '.join(FAMILIES)})")

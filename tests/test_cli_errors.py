@@ -69,6 +69,10 @@ def test_jsonl_with_wrong_columns(tmp_path, tiny_model_dir, content, needle):
     _assert_clean_failure(res, "prompts.jsonl", needle)
 
 
+def by_family(rec: list[dict], family: str) -> list[tuple[str, str]]:
+    return [(r["name"], r["method"]) for r in rec if r["family"] == family]
+
+
 def test_listing_commands_print_json():
     sig = json.loads(run_cli("signals", "--json").stdout)
     assert {"name", "source", "kind", "description", "params"} <= set(sig[0])
@@ -81,7 +85,10 @@ def test_listing_commands_print_json():
     rec = json.loads(run_cli("recipes", "--json").stdout)
     names = {r["name"] for r in rec}
     assert "verifiable_instructions" in names
-    assert all(r["signals"] for r in rec)
+    assert all(r["signals"] for r in rec if r["family"] != "in_context")  # in context: aligned by the prompt alone
+    assert by_family(rec, "in_context") == [("in_context", "none")]
+    cautions = {r["name"] for r in rec if r["caution"]}  # measured harm is shown where recipes are chosen
+    assert {"debate", "in_context"} <= cautions and "verifiable_instructions" not in cautions
     by_name = {r["name"]: r for r in rec}  # each recipe's survey family and training method, shown plainly
     assert (by_name["spin"]["family"], by_name["spin"]["signals"], by_name["spin"]["method"]) == (
         "inductive_bias", ["self_play"], "dpo")

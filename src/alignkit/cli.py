@@ -68,6 +68,8 @@ def run(recipe: Path = typer.Argument(..., help="recipe YAML"),
     extra += [f"train.launcher={launcher}"] if launcher else []
     extra += [f"train.accelerate_config={accelerate_config}"] if accelerate_config else []
     r = load_recipe(recipe, [*set_, *extra])
+    if r.caution:
+        typer.echo(f"caution: {r.caution}", err=True)
     if push_to_hub:  # the Hub must be reachable at the end: check what can be checked before training
         os.environ.setdefault("HF_HUB_OFFLINE", "0")
         from alignkit.export import check_hub
@@ -359,13 +361,16 @@ def recipes(as_json: bool = typer.Option(False, "--json", help="print JSON")) ->
         names = [s.name for s in r.signals]
         decides = r.build.signal if r.build.signal in names else names[0] if names else None  # builds the dataset
         rows.append({"name": path.stem, "path": str(path), "signals": names,
-                     "family": get_signal(decides).source if decides else "in_context", "method": r.train.method})
+                     "family": get_signal(decides).source if decides else "in_context", "method": r.train.method,
+                     "caution": r.caution})
     rows.sort(key=lambda r: (r["family"], r["name"]))
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
     for r in rows:
         typer.echo(f"{r['family']:22} {r['name']:30} {r['method']:8} {', '.join(r['signals'])}")
+        if r["caution"]:
+            typer.echo(f"{'':22} caution: {r['caution']}")
 
 
 def _print_report(report: dict, out: Path) -> None:

@@ -268,6 +268,8 @@ class RayConfig(_Strict):
 class Recipe(_Strict):
     name: str
     description: str = ""
+    # measured reasons not to use the recipe as it is (`alignkit recipes` and `alignkit run` print it)
+    caution: str = ""
     model: str = "embedded"  # or a mapping {name: NAME, dtype, device_map, chat_template}: see ModelOptions
     model_options: ModelOptions = ModelOptions()  # filled from a `model:` mapping
     seed: int = 0

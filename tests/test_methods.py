@@ -20,3 +20,16 @@ def test_a_dataset_of_the_wrong_kind_names_the_kind_each_method_needs():
     assert "set build.kind: preference for dpo" in fix
     assert "dpo, orpo, simpo, reward: preference" in fix and "kto: kto" in fix and "grpo" not in fix
     check_trainable("kto", "kto", [{"prompt": "x"}], "embedded", online=False)  # the right kind passes
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_qlora_is_accepted_exactly_for_the_tables_qlora_methods(method):
+    from pydantic import ValidationError
+
+    from alignkit.methods import QLORA
+
+    if method in QLORA:
+        assert TrainConfig(method=method, qlora=True).qlora
+    else:
+        with pytest.raises(ValidationError, match="qlora works with sft, dpo, kto, orpo, simpo"):
+            TrainConfig(method=method, qlora=True)

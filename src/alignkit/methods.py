@@ -17,6 +17,9 @@ DATASET_KIND = {m: kind for m, kind in METHODS.items() if kind != "none"}
 COLUMNS = {"sft": ["prompt", "completion"], "preference": ["prompt", "chosen", "rejected"],
            "kto": ["prompt", "completion", "label"], "prompts": ["prompt", "meta"]}
 ONLINE = tuple(m for m, kind in METHODS.items() if kind == "prompts")
+# methods whose trainer takes a 4-bit (bitsandbytes NF4) base with LoRA adapters: the offline policy
+# trainers. Online RL generates with the model it trains and the reward model trains a value head.
+QLORA = ("sft", "dpo", "kto", "orpo", "simpo")
 
 
 def kinds_text() -> str:

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from alignkit.data.arithmetic import OPERANDS
 from alignkit.data.prompts import SOURCES
 from alignkit.errors import AlignkitError
-from alignkit.methods import METHODS
+from alignkit.methods import METHODS, QLORA
 
 if TYPE_CHECKING:
     from alignkit.signals.base import Signal
@@ -173,8 +173,8 @@ class TrainConfig(_Strict):
     def _needs_lora(cls, on: bool, info: ValidationInfo) -> bool:
         if on and info.data.get("lora") is None:
             raise ValueError("qlora trains LoRA adapters on a 4-bit base: set train.lora (or remove qlora)")
-        if on and info.data.get("method") in ("reward", "grpo", "rloo", "none"):
-            raise ValueError("qlora works with sft, dpo, kto, orpo and simpo; remove it")
+        if on and info.data.get("method") not in QLORA:
+            raise ValueError(f"qlora works with {', '.join(QLORA)}; remove it")
         return on
 
     def key_view(self) -> dict[str, Any]:

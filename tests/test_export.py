@@ -54,6 +54,9 @@ def test_model_card_has_base_recipe_data_benchmarks_audit_and_loading(finished_r
     row = (f"| ifeval_heldout | test | 4 | {b['before']:.3f} | {b['after']:.3f} | {b['delta']:+.3f} | "
            f"[{b['ci95'][0]:+.3f}, {b['ci95'][1]:+.3f}] |")
     assert row in text
+    ic = b["in_context"]  # the recipe's in-context baseline, with the paired difference to it
+    assert (f"| ifeval_heldout | {ic['score']:.3f} | {b['after']:.3f} | {ic['delta']:+.3f} | "
+            f"[{ic['ci95'][0]:+.3f}, {ic['ci95'][1]:+.3f}] |") in text and "`urial` context" in text
     rows = len(json.loads((out / "stages" / "build" / "rows.json").read_text()))
     assert f"Training rows: {rows} (sft)" in text
     for flag in report["audit"]["signals"]["verifiable_instructions"].get("flags") or ["no flags"]:

@@ -101,6 +101,13 @@ def benchmark_table(benchmarks: dict[str, dict]) -> str:
         else:  # a single score, e.g. a reward model's held-out pair accuracy
             cells = ["", _fmt(b.get("score")), "", f"[{_fmt(lo)}, {_fmt(hi)}]"]
         lines.append(f"| {name} | {b.get('split', '')} | {b.get('n', '')} | " + " | ".join(cells) + " |")
+    ic = [(name, b["in_context"]) for name, b in benchmarks.items() if "in_context" in b]
+    if ic:  # the training-free baseline: the base model with the context before each prompt
+        lines += ["", f"Against the in-context baseline (the base model prompted with the `{ic[0][1]['context']}` "
+                  "context, no training):", "", "| benchmark | in context | this model | delta | 95% CI |",
+                  "|---|---|---|---|---|"]
+        lines += [f"| {name} | {_fmt(c['score'])} | {_fmt(benchmarks[name]['after'])} | {_fmt(c['delta'], True)} | "
+                  f"[{_fmt(c['ci95'][0], True)}, {_fmt(c['ci95'][1], True)}] |" for name, c in ic]
     return "\n".join(lines) + "\n"
 
 

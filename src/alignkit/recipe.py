@@ -309,8 +309,13 @@ class Recipe(_Strict):
         """Every recipe has a signal, except an in-context one (train.method: none with evaluate.in_context),
         which aligns by its context alone and generates nothing."""
         if not self.signals and not (self.train.method == "none" and self.evaluate.in_context):
-            raise ValueError("signals: list at least one signal (`alignkit signals` lists them); only an "
-                             "in-context recipe (train.method: none with evaluate.in_context) has none")
+            from pydantic_core import InitErrorDetails, PydanticCustomError
+
+            # raised at the `signals` field (a plain ValueError here would point at the top level)
+            raise ValidationError.from_exception_data("Recipe", [InitErrorDetails(
+                type=PydanticCustomError("signals_required", "list at least one signal (`alignkit signals` lists "
+                                         "them); only an in-context recipe (train.method: none with "
+                                         "evaluate.in_context) has none"), loc=("signals",), input=self.signals)])
         return self
 
     @model_validator(mode="after")

@@ -395,7 +395,7 @@ def _print_report(report: dict, out: Path) -> None:
         if ic := b.get("in_context"):  # the training-free baseline the trained model has to beat
             beats = "beats it" if ic["ci95"][0] > 0 else "loses to it" if ic["ci95"][1] < 0 else "does not beat it"
             typer.echo(f"{name}: in-context baseline ({ic['context']}) {ic['score']:.3f}; the trained model "
-                       f"{b['after'] - ic['score']:+.3f} [{ic['ci95'][0]:+.3f}, {ic['ci95'][1]:+.3f}], {beats}")
+                       f"{ic['delta']:+.3f} [{ic['ci95'][0]:+.3f}, {ic['ci95'][1]:+.3f}], {beats}")
     from alignkit.evaluate.breakdown import summary_line
 
     for name, bd in report.get("breakdown", {}).items():

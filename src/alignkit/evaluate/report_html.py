@@ -109,7 +109,7 @@ def _bench_section(report: dict) -> str:
             lo, hi = ic["ci95"]
             cls = "good" if lo > 0 else "bad" if hi < 0 else ""
             ic_rows.append([f"<td>{_e(name)}</td>", f"<td>{_e(ic['context'])}</td>", _td(ic["score"]),
-                            _td(b["after"]), f'<td class="num {cls}">{_f(b["after"] - ic["score"], True)}</td>',
+                            _td(b["after"]), f'<td class="num {cls}">{_f(ic["delta"], True)}</td>',
                             f'<td class="num">[{_f(lo, True)}, {_f(hi, True)}]</td>'])
     if ic_rows:
         out += ("<h3>Against the in-context baseline</h3><p>The base model aligned by its context alone "

@@ -4,6 +4,14 @@ test split). Used when a scoring fix lands after a run: its stored answers are s
 without regenerating them.
 
     python scripts/rescore.py RUN_DIR --bench ifeval_ood_dev2,ifeval_ood [--pool] [--seed 0]
+
+--before and --after compare other evaluations of the same items than RUN_DIR's own before and after:
+`RUN:LABEL` (a run's stage eval_LABEL_BENCH, e.g. runs/in_context:in_context or runs/contrast:after) or
+a directory written by `alignkit eval` (its BENCH.items.json), e.g. a trained model against the
+in-context baseline:
+
+    python scripts/rescore.py runs/in_context --bench ifeval_ood --before runs/in_context:in_context \
+        --after runs/contrast:after
 """
 
 from __future__ import annotations
@@ -17,8 +25,16 @@ from alignkit.evaluate.benchmarks import BENCHMARKS
 from alignkit.evaluate.stats import paired_bootstrap_ci
 
 
-def rescored(run: Path, bench: str, label: str, seed: int) -> list[float]:
-    items = json.loads((run / "stages" / eval_stage(label, bench) / "items.json").read_text())
+def items_file(source: str, bench: str) -> Path:
+    """`RUN:LABEL` -> that run's stage eval_LABEL_BENCH; a directory -> its `alignkit eval` BENCH.items.json."""
+    run, sep, label = source.rpartition(":")
+    if sep and not Path(source).is_dir():
+        return Path(run) / "stages" / eval_stage(label, bench) / "items.json"
+    return Path(source) / f"{bench}.items.json"
+
+
+def rescored(path: Path, bench: str, seed: int) -> list[float]:
+    items = json.loads(path.read_text())
     prompts = {p.id: p for p in BENCHMARKS[bench].prompts(len(items), seed)}
     return [BENCHMARKS[bench].score(prompts[it["id"]], it["response"]) for it in items]
 
@@ -35,10 +51,13 @@ def main() -> None:
     ap.add_argument("--bench", required=True, help="comma-separated benchmark names")
     ap.add_argument("--pool", action="store_true", help="also report all benchmarks' items as one set")
     ap.add_argument("--seed", type=int, default=0, help="the run's evaluate.seed")
+    ap.add_argument("--before", help="RUN:LABEL or an `alignkit eval` directory (default RUN_DIR:before)")
+    ap.add_argument("--after", help="RUN:LABEL or an `alignkit eval` directory (default RUN_DIR:after)")
     args = ap.parse_args()
+    before_from, after_from = args.before or f"{args.run}:before", args.after or f"{args.run}:after"
     pooled: tuple[list[float], list[float]] = ([], [])
     for bench in args.bench.split(","):
-        before, after = rescored(args.run, bench, "before", args.seed), rescored(args.run, bench, "after", args.seed)
+        before, after = (rescored(items_file(src, bench), bench, args.seed) for src in (before_from, after_from))
         print(json.dumps(summary(bench, before, after)))
         pooled[0].extend(before)
         pooled[1].extend(after)

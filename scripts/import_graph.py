@@ -27,7 +27,7 @@ Layers, lowest first; a module may import from its own layer or a lower one:
               report.json, details.json, report.html), cards (model and dataset cards), export,
               export_gguf (a run's data and model out)
     pipeline  stages (each stage's key, reuse and call to its work), pipeline (the Runner: the loops)
-    entry     cli, __main__, serve, train_worker (the launched training process), weak_to_strong,
+    entry     cli, __main__, serve, train_worker (the launched training process), experiments (weak_to_strong),
               api (the Python API: run, load_recipe; the root package reaches it by string)
 
 A module belongs to the layer whose entry is the longest match of its name (entry `data`
@@ -60,7 +60,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("stages", ["recipe", "train", "rewards", "executors", "launch", "tracking", "provenance", "report", "cards",
                 "export", "export_gguf"]),
     ("pipeline", ["pipeline", "stages"]),
-    ("entry", ["cli", "__main__", "serve", "train_worker", "weak_to_strong", "api"]),
+    ("entry", ["cli", "__main__", "serve", "train_worker", "experiments", "api"]),
 ]
 
 

@@ -80,8 +80,8 @@ def test_listing_commands_print_json():
     assert "relabel" in schemas["checker_revision"]["properties"] and len(schemas) == len(sig) - 3
     assert {s["source"] for s in sig} <= {"inductive_bias", "behavior_imitation", "model_feedback",
                                           "environment_feedback"}
-    other = {s["name"]: s["kind"] for s in sig if s["kind"] in ("prompts", "module")}
-    assert other == {"self_instruct": "prompts", "evol_instruct": "prompts", "weak_to_strong": "module"}
+    other = {s["name"]: s["kind"] for s in sig if s["kind"] in ("prompts", "experiment")}
+    assert other == {"self_instruct": "prompts", "evol_instruct": "prompts", "weak_to_strong": "experiment"}
     rec = json.loads(run_cli("recipes", "--json").stdout)
     names = {r["name"] for r in rec}
     assert "verifiable_instructions" in names

@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from alignkit import weak_to_strong as w2s
+from alignkit.experiments import weak_to_strong as w2s
 
 
 def test_statements_carry_the_computed_truth_and_splits_are_disjoint():

@@ -338,10 +338,13 @@ def serve(model: str = typer.Argument(..., help="model: `embedded`, a local path
 
 @app.command()
 def signals(as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
-    """List the alignment signals, then the methods that are prompt sources or modules."""
-    from alignkit.signals.base import describe_methods
+    """List the alignment signals, then the methods that are prompt sources or experiment modules."""
+    from alignkit.data.prompts import SOURCE_METHODS
+    from alignkit.experiments import describe_experiments
+    from alignkit.signals.base import describe_signals
 
-    rows = describe_methods()
+    # the signals, then the methods that are prompt sources (data/prompts.py) or experiment modules
+    rows = describe_signals() + [dict(m) for m in SOURCE_METHODS] + describe_experiments()
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return

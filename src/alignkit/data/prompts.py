@@ -78,6 +78,20 @@ SOURCES: dict[str, Callable[[Any], list[Prompt]]] = {
 }
 
 
+# Sources that are methods of the taxonomy in their own right (the model writes the prompts):
+# `alignkit signals` lists them beside the signals, with their survey source.
+SOURCE_METHODS: list[dict[str, str]] = [
+    {"name": "evol_instruct", "source": "behavior_imitation", "kind": "prompts",
+     "description": "Evol-Instruct (Xu et al. 2023): a generator model rewrites seed tasks in depth (constraints, "
+                    "deepening, concretizing, reasoning) and in breadth over rounds; failed or copied rewrites are "
+                    "eliminated and near-duplicates dropped by MiniLM similarity. Use: prompts.source: evol_instruct."},
+    {"name": "self_instruct", "source": "behavior_imitation", "kind": "prompts",
+     "description": "Self-Instruct (Wang et al. 2023): a generator model writes new instructions from sampled pool "
+                    "tasks; Self-Instruct's filters and MiniLM deduplication keep diverse ones. "
+                    "Use: prompts.source: self_instruct."},
+]
+
+
 def load_prompts(cfg) -> list[Prompt]:
     """Prompts for a recipe's `prompts` section."""
     return SOURCES[cfg.source](cfg)

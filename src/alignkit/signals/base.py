@@ -270,27 +270,3 @@ def params_error(cls: type[Signal], exc: ValidationError) -> AlignkitError:
     return AlignkitError(f"signal {name!r}: " + "; ".join(param_problem(cls, e) for e in errors), where=where,
                          fix=f"correct the param(s); `alignkit signals --json` and docs/recipes.md list {name}'s "
                          "parameters with their types and defaults")
-
-
-# Methods of the taxonomy that are not annotation signals: prompt sources a recipe names under
-# `prompts.source`, and experiments with their own module. `alignkit signals` lists them too.
-OTHER_METHODS = [
-    {"name": "evol_instruct", "source": "behavior_imitation", "kind": "prompts",
-     "description": "Evol-Instruct (Xu et al. 2023): a generator model rewrites seed tasks in depth (constraints, "
-                    "deepening, concretizing, reasoning) and in breadth over rounds; failed or copied rewrites are "
-                    "eliminated and near-duplicates dropped by MiniLM similarity. Use: prompts.source: evol_instruct."},
-    {"name": "self_instruct", "source": "behavior_imitation", "kind": "prompts",
-     "description": "Self-Instruct (Wang et al. 2023): a generator model writes new instructions from sampled pool "
-                    "tasks; Self-Instruct's filters and MiniLM deduplication keep diverse ones. "
-                    "Use: prompts.source: self_instruct."},
-    {"name": "weak_to_strong", "source": "behavior_imitation", "kind": "module",
-     "description": "Weak-to-strong generalization (Burns et al. 2023): a weak classifier trained on ground truth "
-                    "labels a split a stronger one learns from (plainly and with the confidence loss); reports "
-                    "performance gap recovered with a CI over seeds. Use: python3 -m alignkit.weak_to_strong."},
-]
-
-
-def describe_methods() -> list[dict[str, str]]:
-    """Every method alignkit implements: the registered signals, then the prompt sources and
-    modules of OTHER_METHODS, each with its survey source."""
-    return describe_signals() + [dict(m) for m in OTHER_METHODS]

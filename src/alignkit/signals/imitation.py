@@ -11,7 +11,7 @@
 
 The teacher is any model spec (`embedded`, a local path, `openai:MODEL@URL`, `vllm:MODEL`),
 reached through the backend protocol. Weak-to-strong generalization lives in
-`alignkit.weak_to_strong` (it trains classifiers, which a signal may not do).
+`alignkit.experiments.weak_to_strong` (it trains classifiers, which a signal may not do).
 """
 
 from __future__ import annotations

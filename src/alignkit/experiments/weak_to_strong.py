@@ -13,7 +13,7 @@ the code computes (comparisons and parity of 3-digit numbers).
 Training is transformers' Trainer; the only loss written here is Burns et al.'s confidence loss
 (cross-entropy against a mix of the weak labels and the student's own hardened predictions).
 
-Run: python3 -m alignkit.weak_to_strong --out runs/weak_to_strong --seeds 0 1 2 3 4
+Run: python3 -m alignkit.experiments.weak_to_strong --out runs/weak_to_strong --seeds 0 1 2 3 4
 (comparisons "A is greater than B." by default, `--task mixed` adds parity claims; the strong
 student is fully fine-tuned, ~85 s per training on 2 CPU cores; --strong-top-layers K trains only
 the head and the top K blocks)
@@ -31,6 +31,12 @@ from pathlib import Path
 from typing import Any
 
 from alignkit.errors import AlignkitError
+
+METHOD = {"name": "weak_to_strong", "source": "behavior_imitation",
+          "description": "Weak-to-strong generalization (Burns et al. 2023): a weak classifier trained on ground truth "
+                         "labels a split a stronger one learns from (plainly and with the confidence loss); reports "
+                         "performance gap recovered with a CI over seeds. "
+                         "Use: python3 -m alignkit.experiments.weak_to_strong."}
 
 # -- the task: is this arithmetic statement true? ------------------------------------------
 # Two kinds, half each: "A is greater than B." (magnitude) and "N is an even/odd number." (parity),
@@ -302,7 +308,8 @@ def summarize(per_seed: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    p = argparse.ArgumentParser(prog="python3 -m alignkit.weak_to_strong", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python3 -m alignkit.experiments.weak_to_strong",
+                                description=__doc__.split("\n\n")[0])
     p.add_argument("--out", default="runs/weak_to_strong")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--weak", default=Config.weak)

@@ -53,7 +53,7 @@ PACKAGE = "alignkit"
 LAYERS: list[tuple[str, list[str]]] = [
     ("core", ["", "types", "errors", "methods"]),  # "" is the root package, alignkit/__init__.py
     ("models", ["models", "sandbox", "sandbox_child", "sandbox_seccomp"]),
-    ("data", ["data", "signals.constraints", "signals.repairs", "signals.answers", "in_context"]),
+    ("data", ["data", "checks", "in_context"]),
     ("signals", ["signals"]),
     ("build", ["build"]),
     ("evaluate", ["evaluate"]),

@@ -138,8 +138,8 @@ def test_the_vllm_engine_is_part_of_the_generation_key_and_is_refused_on_ray():
 def test_every_broad_constraint_has_other_wordings_that_keep_its_parameters():
     import random
 
+    from alignkit.checks import constraints as C
     from alignkit.data.phrasings import PHRASINGS, rephrase
-    from alignkit.signals import constraints as C
 
     assert set(PHRASINGS) == set(C.BROAD_TYPES)
     rng = random.Random(0)

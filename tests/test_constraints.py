@@ -4,8 +4,8 @@ import random
 
 import pytest
 
+from alignkit.checks import constraints as C
 from alignkit.data.instructions import HELDOUT_TASKS, TRAIN_TASKS, split_pairs, synthesize
-from alignkit.signals import constraints as C
 
 
 def test_at_least_twenty_constraint_types_each_writes_and_checks():

@@ -5,9 +5,9 @@ import pytest
 from test_inductive_bias import Recorder
 
 from alignkit.build import build_preference, build_sft
+from alignkit.checks.answers import equivalent, final_answer, parse_value
 from alignkit.data.arithmetic import synthesize
 from alignkit.errors import AlignkitError
-from alignkit.signals.answers import equivalent, final_answer, parse_value
 from alignkit.signals.base import describe_signals, get_signal
 from alignkit.signals.environment import aggregate_ratings
 from alignkit.types import Candidate, Group, Prompt

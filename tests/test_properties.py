@@ -8,8 +8,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from alignkit.build import build_kto, build_preference, build_sft
+from alignkit.checks import constraints as C
 from alignkit.data.store import RunStore
-from alignkit.signals import constraints as C
 from alignkit.signals.environment import extract_code
 from alignkit.signals.prompting import quote
 from alignkit.types import Annotation, Candidate, Group, Prompt

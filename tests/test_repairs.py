@@ -4,9 +4,9 @@ import random
 
 import pytest
 
-from alignkit.signals import constraints as C
+from alignkit.checks import constraints as C
+from alignkit.checks.repairs import REPAIRS, repair, trim_unfinished
 from alignkit.signals.base import get_signal
-from alignkit.signals.repairs import REPAIRS, repair, trim_unfinished
 from alignkit.types import Candidate, Group, Prompt
 
 TEXT = ("Cats are small, curious animals. They sleep for most of the day. Many people keep them as pets. "
@@ -119,8 +119,8 @@ def test_synthesizer_never_asks_for_a_paragraph_past_the_last():
 
 
 def test_contrast_adds_a_pair_that_rewards_leaving_out_words_the_answer_uses():
+    from alignkit.checks.repairs import answer_words
     from alignkit.data.instructions import synthesize
-    from alignkit.signals.repairs import answer_words
 
     answer = ("Gardens need water every morning. Tomatoes grow best in full sun. Basil likes warm soil. "
               "Mulch keeps the roots cool. Prune the tomatoes weekly. Harvest when the fruit is red.")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import random
 
-from alignkit.signals import constraints as C
+from alignkit.checks import constraints as C
 from alignkit.types import Prompt
 
 TRAIN_TASKS = (

@@ -51,7 +51,7 @@ def _ifeval_prompts(n: int, seed: int) -> list[Prompt]:
 
 
 def _ifeval_score(prompt: Prompt, response: str) -> float:
-    from alignkit.signals import constraints as C
+    from alignkit.checks import constraints as C
 
     cons = [C.Constraint(c["id"], c["kwargs"]) for c in prompt.meta["constraints"]]
     return float(C.score(cons, response, prompt.meta.get("base_task", prompt.text))[0])

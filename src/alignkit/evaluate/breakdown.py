@@ -49,7 +49,7 @@ def constraint_table(prompts: dict[str, Prompt], before: list[dict], after: list
     follow rate with its paired CI and `significant_loss` (CI's upper end below 0); and the
     instruction-level and prompt-level accuracy with theirs. An item counts as following a type
     when it follows every instance of that type its prompt carries."""
-    from alignkit.signals.constraints import Constraint, check
+    from alignkit.checks.constraints import Constraint, check
 
     after_by_id = {it["id"]: it for it in after}
     pairs = [(prompts[it["id"]], it, after_by_id[it["id"]]) for it in before

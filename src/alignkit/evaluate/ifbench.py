@@ -31,11 +31,11 @@ def _quiet():
 
 @lru_cache(maxsize=1)
 def _lib() -> Any:
+    from alignkit.checks.constraints import install_punkt_tab
     from alignkit.data.packaged import package_dir
-    from alignkit.signals.constraints import _install_punkt_tab
 
     package_dir("ifbench")  # a clear error when the package is missing
-    _install_punkt_tab()
+    install_punkt_tab()
     stubbed = []
     try:
         import spacy.cli  # noqa: F401

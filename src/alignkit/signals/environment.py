@@ -10,7 +10,7 @@ from pydantic import Field
 
 from alignkit.checks import constraints as C
 from alignkit.signals.base import Signal, SignalParams, register
-from alignkit.signals.inductive_bias import RUBRIC
+from alignkit.signals.judging import RUBRIC, SCORE_ASK, SCORES, expected_score, parse_score
 from alignkit.signals.prompting import JudgeParams, SamplingParams, Template, max_new_tokens_field, temperature_field
 from alignkit.types import Annotation, Candidate, Group
 
@@ -466,18 +466,17 @@ class SimulatedSociety(Signal):
     def _rate(self, policy, groups, versions, personas, rubric, mode) -> dict:
         """{(group, agent): [(rater, score | None, feedback)]}: every other agent rates the agent's latest answer."""
         from alignkit.models.base import choice_logprobs
-        from alignkit.signals.inductive_bias import _ASK, _SCORES, expected_score, parse_score
         from alignkit.signals.prompting import quote, sampling_from, user, with_ask
 
         jobs = [(g, i, j) for g in groups for i in range(len(versions[id(g)])) for j in range(len(personas))
                 if j != i]
         convs = [self._as(personas[j], user(with_ask(self.p.ask_position, rubric.format(
             question=quote(g.prompt.text, "question"), response=quote(versions[id(g)][i][-1].text, "response")),
-            _ASK[mode]))) for g, i, j in jobs]
+            SCORE_ASK[mode]))) for g, i, j in jobs]
         if not convs:
             results = []
         elif mode == "logprob":
-            results = [(expected_score(lp)[0], "") for lp in choice_logprobs(policy, convs, list(_SCORES))]
+            results = [(expected_score(lp)[0], "") for lp in choice_logprobs(policy, convs, list(SCORES))]
         else:
             fb = sampling_from(self.p, max_new_tokens=self.p.feedback_tokens, prefix="rating_")
             results = [(parse_score(o[0]), o[0]) for o in policy.generate(convs, fb)]

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from alignkit.errors import AlignkitError
 from alignkit.models.base import choice_logprobs
 from alignkit.signals.base import Signal, SignalRef, register
-from alignkit.signals.inductive_bias import expected_score, parse_score
+from alignkit.signals.judging import expected_score, parse_score
 from alignkit.signals.prompting import (
     JudgeParams,
     SamplingParams,

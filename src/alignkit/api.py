@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from alignkit.recipe import Recipe, apply_overrides
+from alignkit.recipe import load_recipe as _load
+
 if TYPE_CHECKING:
     from alignkit.recipe import Recipe
 
@@ -79,8 +82,6 @@ def _as_sets(overrides: Overrides) -> list[str]:
 def load_recipe(path: str | Path, overrides: Overrides = None) -> Recipe:
     """A recipe YAML, validated, with `overrides` applied first: {"prompts.n": 16, "train.lora.r": 8}
     (dotted paths, as `--set`), or a list of `key=value` strings."""
-    from alignkit.recipe import load_recipe as _load
-
     return _load(path, _as_sets(overrides))
 
 
@@ -89,7 +90,6 @@ def run(recipe: str | Path | Recipe, out: str | Path, overrides: Overrides = Non
     """Run a recipe (a YAML path or a loaded `Recipe`) into the run directory `out`, as `alignkit run`
     does: finished stages there are reused. Returns the run's report."""
     from alignkit.pipeline import Runner
-    from alignkit.recipe import Recipe, apply_overrides
 
     if isinstance(recipe, Recipe):
         loaded = Recipe.model_validate(apply_overrides(recipe.model_dump(), _as_sets(overrides))) if overrides \

@@ -14,6 +14,8 @@ without one it starts a local cluster with `ray.actors × ray.cpus_per_actor` CP
 from __future__ import annotations
 
 import json
+import logging
+import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict
@@ -21,6 +23,7 @@ from typing import Any
 
 from alignkit.models.base import Sampling
 from alignkit.models.cache import ModelCache
+from alignkit.signals.base import get_signal
 from alignkit.types import Candidate, Group
 
 
@@ -128,8 +131,6 @@ class _AnnotateActor:
     def __init__(self, name: str, params: dict, policy: str, batch_size: int, threads: int):
         import torch
 
-        from alignkit.signals.base import get_signal
-
         torch.set_num_threads(threads)
         self.cls, self.params, self.models = get_signal(name), params, ModelCache(policy, batch_size)
 
@@ -145,8 +146,6 @@ class _AnnotateActor:
 def _annotate_task(batch: dict, name: str, params: dict) -> dict:
     """A signal without a model runs as plain Ray tasks: no actor to start, and Ray's reused
     worker processes keep their imports."""
-    from alignkit.signals.base import get_signal
-
     rows, counts = [], []
     for packed in batch["rows"]:
         signal = get_signal(name)(**params)
@@ -160,8 +159,6 @@ class RayExecutor:
         self.actors, self.cpus, self.address = actors, cpus_per_actor, address
 
     def _init(self) -> None:
-        import os
-
         import ray
 
         if ray.is_initialized():
@@ -172,7 +169,6 @@ class RayExecutor:
             ray.init(address=address, **kwargs)
         else:
             ray.init(num_cpus=self.actors * self.cpus, **kwargs)
-        import logging
 
         from ray.data import DataContext
 

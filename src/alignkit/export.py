@@ -17,7 +17,9 @@ import re
 from pathlib import Path
 from typing import Any
 
+from alignkit.cards import dataset_card, read_run
 from alignkit.errors import AlignkitError
+from alignkit.methods import COLUMNS, ONLINE
 
 FORMATS = ("hf", "parquet", "jsonl")
 _STAGE = re.compile(r"(prompts|generate|annotate|build)(?:_it(\d+))?$")
@@ -62,7 +64,6 @@ def candidate_rows(run: Path, stages: dict[str, dict[int, Path]]) -> list[dict[s
 def training_rows(run: Path, stages: dict[str, dict[int, Path]], method: str | None) -> tuple[str, dict[int, list]]:
     """(kind, {iteration: rows}) in TRL's columns: the built rows, or the prompts of online RL."""
     from alignkit.data.store import Stage
-    from alignkit.methods import COLUMNS, ONLINE
 
     if method in ONLINE or "build" not in stages:
         if "prompts" not in stages:
@@ -87,8 +88,6 @@ def _write(dataset, fmt: str, path: Path) -> None:
 def export_run(run: str | Path, fmt: str, to: str | Path) -> dict[str, Any]:
     """Write the run's candidates, training rows and dataset card to `to`. Returns the configs written."""
     from datasets import Dataset, DatasetDict
-
-    from alignkit.cards import dataset_card, read_run
 
     run, to = Path(run), Path(to)
     if fmt not in FORMATS:

@@ -16,6 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from alignkit.cards import model_dirs
 from alignkit.errors import AlignkitError
 
 OUTTYPES = ("f32", "f16", "bf16", "q8_0")
@@ -42,8 +43,6 @@ def _converter_env() -> dict[str, str]:
 
 def final_model(run: str | Path) -> Path:
     """The run's last trained model: model/, or the last model_itN/."""
-    from alignkit.cards import model_dirs
-
     run = Path(run)
     if not run.is_dir():
         raise AlignkitError(f"{run} is not a folder", where=str(run), fix="give the --out directory of `alignkit run`")

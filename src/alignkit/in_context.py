@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from alignkit.data import safe_yaml
 from alignkit.errors import AlignkitError
 from alignkit.models.base import Backend, Messages, Sampling
 
@@ -50,8 +51,6 @@ def builtin_names() -> list[str]:
 
 def load_context(spec: str, where: str = "evaluate.in_context") -> Context:
     """A built-in context by name (`urial`) or a context file by path."""
-    from alignkit.data import safe_yaml
-
     path = BUILTIN / f"{spec}.yaml" if spec in builtin_names() else Path(spec)
     if not path.is_file():
         raise AlignkitError(f"context {spec!r} is neither a built-in ({', '.join(builtin_names())}) nor a file",

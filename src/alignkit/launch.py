@@ -8,6 +8,7 @@ it); the main worker writes launch_info.json."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -17,7 +18,10 @@ from typing import Any
 
 from alignkit.data.store import Stage
 from alignkit.errors import AlignkitError
+from alignkit.methods import DATASET_KIND, ONLINE, kinds_text
+from alignkit.models.embedded import resolve_model_path
 from alignkit.recipe import Recipe, TrainConfig
+from alignkit.train import train
 
 # written into model/ after training (cards.py): not part of the trained model's record
 MODEL_CARD = frozenset({"README.md"})
@@ -35,8 +39,6 @@ def train_rows(built: Stage, online: bool, exclude: set[str] | None = None) -> l
     """What training reads: the build stage's rows less those of `exclude` (held-out prompt ids);
     for online RL, the prompts (chat messages, meta as JSON) the trainer generates from."""
     if online:
-        import json
-
         return [{"prompt": g.prompt.messages, "meta": json.dumps(g.prompt.meta, sort_keys=True)}
                 for g in built.read_groups()]
     return [row for row in built.read_json("rows.json") if row["id"] not in (exclude or ())]
@@ -46,8 +48,6 @@ def train_model(recipe: Recipe, rows: list[dict], policy: str, iteration: int, s
                 online: bool, reward: Any = None, log: Callable[[str], None] = print) -> dict:
     """Train `policy` (the recipe's model in iteration 1, the last trained one after) on `rows` into
     `model_dir`, then record train.json and the model's files (model.json) and finish the stage."""
-    from alignkit.models.embedded import resolve_model_path
-
     method = recipe.train.method
     check_trainable(method, recipe.build.kind, rows, policy, online)
     log(f"training ({method}, {len(rows)} rows)")
@@ -63,8 +63,6 @@ def train_model(recipe: Recipe, rows: list[dict], policy: str, iteration: int, s
 
 def check_trainable(method: str, build_kind: str, rows: list[dict], policy: str, online: bool) -> None:
     """What training cannot start from: a dataset of the wrong kind, no rows, a model without weights."""
-    from alignkit.methods import DATASET_KIND, kinds_text
-
     needed = DATASET_KIND[method]
     if not online and build_kind != needed:
         raise AlignkitError(f"train.method {method!r} cannot use a {build_kind!r} dataset",
@@ -86,15 +84,12 @@ def start_training(method: str, rows: list[dict], cfg: TrainConfig, base: str, s
     the training info (train.json). `reward` and `generation` are online RL's."""
     if cfg.launcher != "none":
         return launch(method, rows, base, cfg, load, stage, model_dir, log)
-    from alignkit.train import train
 
     return train(method, rows, cfg, base, stage.path, model_dir, reward=reward, generation=generation, **load)
 
 
 def check_launcher(cfg: TrainConfig, method: str) -> None:
     """What the launcher cannot run, before any work: online RL, a missing accelerate config."""
-    from alignkit.methods import ONLINE
-
     if method in ONLINE:
         raise AlignkitError(f"train.launcher: {cfg.launcher} does not run {method} yet", where="train.launcher",
                             fix="use launcher: none for online RL, or an offline method")

@@ -13,7 +13,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from alignkit.cards import write_model_cards
 from alignkit.data.store import Stage
+from alignkit.evaluate.benchmarks import BENCHMARKS
+from alignkit.methods import ONLINE
+from alignkit.models.reward import RewardModel
 from alignkit.recipe import Recipe
 from alignkit.report import audit_flags, policy_sections, write_html, write_recipe, write_report
 from alignkit.stages import Stages, _key, eval_label, model_dir_name, stage_name
@@ -41,8 +45,6 @@ class Runner(Stages):
             self.seconds[name] = round(self.seconds.get(name, 0.0) + time.time() - t, 1)
 
     def run(self) -> dict:
-        from alignkit.cards import write_model_cards
-
         r = self.recipe
         write_recipe(self.out, r)
         with Tracker(r.train.report_to, self.out, self.recipe_name, r.model_dump(mode="json")) as self.tracker:
@@ -52,10 +54,8 @@ class Runner(Stages):
         return report
 
     def _run(self) -> dict:
-        from alignkit.evaluate.benchmarks import BENCHMARKS
         from alignkit.evaluate.breakdown import run_breakdown
         from alignkit.evaluate.stats import paired_summary
-        from alignkit.methods import ONLINE
 
         t0, r, iterated = time.time(), self.recipe, self.recipe.iterations > 1
         prompts = self.prompts() if r.signals else None  # first, so bad prompt files fail before any model work
@@ -110,7 +110,6 @@ class Runner(Stages):
         """Train a scalar reward model on the signal's preference pairs, keeping a share of the
         prompts out, and measure it there (pair accuracy, best-of-N) instead of a policy benchmark."""
         from alignkit.evaluate.reward_eval import evaluate_reward_model, heldout_ids, root_id
-        from alignkit.models.reward import RewardModel
 
         r = self.recipe
         generated = self._timed("generate", self.generate, prompts)

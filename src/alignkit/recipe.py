@@ -8,11 +8,16 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from alignkit.data import safe_yaml
 from alignkit.data.arithmetic import OPERANDS
 from alignkit.data.prompts import SOURCES
 from alignkit.errors import AlignkitError
+from alignkit.evaluate.benchmarks import BENCHMARKS
+from alignkit.in_context import load_context
 from alignkit.methods import METHODS, QLORA
+from alignkit.signals.base import REGISTRY, get_signal, param_problem, signal_names
 
 if TYPE_CHECKING:
     from alignkit.signals.base import Signal
@@ -101,8 +106,6 @@ class SignalConfig(_Strict):
     @field_validator("name")
     @classmethod
     def _known(cls, name: str) -> str:
-        from alignkit.signals.base import signal_names
-
         if name not in signal_names():
             raise ValueError(f"unknown signal {name!r}; known signals: {', '.join(signal_names())} "
                              "(`alignkit signals` lists them)")
@@ -111,8 +114,6 @@ class SignalConfig(_Strict):
     @field_validator("params")
     @classmethod
     def _typed(cls, params: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
-        from alignkit.signals.base import get_signal
-
         if "name" in info.data:  # an unknown name is reported by _known
             get_signal(info.data["name"]).Params.model_validate(params)  # its errors keep their field locations
         return params
@@ -219,9 +220,6 @@ class EvaluateConfig(_Strict):
     def _context(cls, spec: str | None) -> str | None:
         """The context must load (a built-in name or a readable, well-formed file)."""
         if spec is not None:
-            from alignkit.errors import AlignkitError
-            from alignkit.in_context import load_context
-
             try:
                 load_context(spec)
             except AlignkitError as exc:
@@ -236,8 +234,6 @@ class EvaluateConfig(_Strict):
     @classmethod
     def _known(cls, names: list[str] | dict[str, int]) -> list[str] | dict[str, int]:
         """Benchmark names (and budgets' keys, so a misspelled one is not silently ignored) must exist."""
-        from alignkit.evaluate.benchmarks import BENCHMARKS
-
         for name in names:
             if name not in BENCHMARKS:
                 raise ValueError(f"unknown benchmark {name!r}; known: {', '.join(sorted(BENCHMARKS))}")
@@ -309,8 +305,6 @@ class Recipe(_Strict):
         """Every recipe has a signal, except an in-context one (train.method: none with evaluate.in_context),
         which aligns by its context alone and generates nothing."""
         if not self.signals and not (self.train.method == "none" and self.evaluate.in_context):
-            from pydantic_core import InitErrorDetails, PydanticCustomError
-
             # raised at the `signals` field (a plain ValueError here would point at the top level)
             raise ValidationError.from_exception_data("Recipe", [InitErrorDetails(
                 type=PydanticCustomError("signals_required", "list at least one signal (`alignkit signals` lists "
@@ -410,7 +404,6 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
     if not path.is_file():
         raise AlignkitError(f"recipe file {str(path)!r} not found", fix="give the path of a recipe YAML; "
                             "`alignkit recipes` lists the built-in ones")
-    from alignkit.data import safe_yaml
 
     text = safe_yaml.read_text(path)
     # bounded: size, depth, alias expansion
@@ -433,8 +426,6 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
             if err["type"] == "extra_forbidden":
                 msg = "unknown field (check the spelling; `alignkit validate` on a built-in recipe shows valid ones)"
             if signal := _params_signal(data, loc):
-                from alignkit.signals.base import param_problem
-
                 msg, about_params = f"signal {signal.name}: {param_problem(signal, err, loc[3:], named=False)}", True
             lines.append(f"{path}:{line}: field `{field}`: {msg}" if line else f"{path}: field `{field}`: {msg}")
         fix = "correct the field(s) above; the schema is documented in docs/recipes.md"
@@ -446,7 +437,6 @@ def _params_signal(data: dict, loc: tuple) -> type[Signal] | None:
     """The signal class whose params an error at `loc` (signals.N.params.FIELD...) is about, or None."""
     if len(loc) < 4 or loc[0] != "signals" or loc[2] != "params":
         return None
-    from alignkit.signals.base import REGISTRY
 
     try:
         return REGISTRY.get(data["signals"][loc[1]]["name"])

@@ -7,7 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from alignkit.data.store import atomic_write_bytes, atomic_write_json
+from alignkit.evaluate.report_html import write_run_report
 from alignkit.provenance import provenance
 from alignkit.recipe import Recipe
 from alignkit.tracking import Tracker
@@ -15,17 +18,11 @@ from alignkit.tracking import Tracker
 
 def write_recipe(out: Path, recipe: Recipe) -> None:
     """RUN/recipe.yaml: the recipe after overrides, in full (the cards and `alignkit export` read it)."""
-    import yaml
-
     atomic_write_bytes(out / "recipe.yaml", yaml.safe_dump(recipe.model_dump(mode="json"), sort_keys=False).encode())
 
 
 def write_html(out: Path, recipe: Recipe) -> None:
     """RUN/report.html, with the recipe's non-default settings."""
-    import yaml
-
-    from alignkit.evaluate.report_html import write_run_report
-
     write_run_report(out, recipe_text=yaml.safe_dump(recipe.model_dump(exclude_defaults=True), sort_keys=False))
 
 

@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from alignkit.signals.base import get_signal
 from alignkit.types import Candidate, Group, Prompt
 
 
@@ -38,7 +39,5 @@ class SignalReward:
 
 def signal_reward(signal_configs: list, score_name: str, resolve: Callable[[str], Any], eos_ids: set[int],
                   max_tokens: int) -> SignalReward:
-    from alignkit.signals.base import get_signal
-
     signals = [get_signal(s.name)(**s.params).bind(resolve) for s in signal_configs]
     return SignalReward(signals, score_name, eos_ids, max_tokens)

@@ -23,6 +23,7 @@ import secrets
 import select
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -32,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from alignkit.errors import AlignkitError
+from alignkit.sandbox_seccomp import seccomp_fd, seccomp_filter
 
 UID_BASE, UID_SPAN = 200_000, 50_000  # throwaway uids (host is root): one per process, so limits are per run
 
@@ -85,8 +87,6 @@ def _bwrap_works(path: str, uid: int | None) -> str:
 def isolation() -> dict[str, bool]:
     """Which protections this host applies: namespaces (bwrap), a throwaway uid (root only)
     and a seccomp filter."""
-    from alignkit.sandbox_seccomp import seccomp_filter
-
     path = bwrap()
     ns = bool(path) and not _bwrap_works(path, UID_BASE if os.geteuid() == 0 else None)
     return {"namespaces": ns, "uid": os.geteuid() == 0, "seccomp": seccomp_filter() is not None}
@@ -110,8 +110,6 @@ def check_available() -> None:
 def _world_runnable(path: str) -> bool:
     """True when a user with no special rights can execute `path` (every directory on the way
     searchable, the file executable)."""
-    import stat
-
     p = Path(path).resolve()
     if not p.is_file() or not os.stat(p).st_mode & stat.S_IXOTH:
         return False
@@ -188,8 +186,6 @@ class _Sandbox:
     """One bwrap process: started, then killed with everything in its PID namespace."""
 
     def __init__(self, python: str, main: str, fds: tuple[int, int], limits: Limits, stdout, stderr):
-        from alignkit.sandbox_seccomp import seccomp_fd
-
         root = os.geteuid() == 0
         uid = UID_BASE + secrets.randbelow(UID_SPAN) if root else None
         self.info_r, info_w = os.pipe()
@@ -302,7 +298,6 @@ def run_tests(code: str, tests: list[str], limits: Limits | None = None, *, prel
         result = Result("error", returncode=cand.proc.returncode, seconds=seconds,
                         stdout=_head(out, limits.output_bytes), stderr=_head(err, limits.output_bytes))
         judge_err = _head(jerr, 2000)
-    from alignkit.sandbox_seccomp import seccomp_filter
 
     if seccomp_filter() is None:
         result.notes.append("no seccomp filter (pyseccomp or libseccomp missing): namespaces and limits only")

@@ -10,13 +10,27 @@ audit in `evaluate/`, models through `models/cache.py`. The loops over them are 
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from pydantic_core import to_jsonable_python
+
+from alignkit.build import build
+from alignkit.data.prompts import load_prompts
 from alignkit.data.store import RunStore, Stage, atomic_write_json, eval_stage
+from alignkit.evaluate.benchmarks import EvalContext, items, run_benchmark
+from alignkit.executors import RayExecutor, annotate_all, generate_shards
+from alignkit.in_context import ContextBackend, load_context
+from alignkit.methods import ONLINE
 from alignkit.models import engine_spec
+from alignkit.models.base import Sampling
 from alignkit.models.cache import ModelCache
-from alignkit.recipe import Recipe
+from alignkit.models.context import check_prompt_lengths
+from alignkit.models.templates import chat_template_text
+from alignkit.recipe import Recipe, _Strict
+from alignkit.rewards import signal_reward
+from alignkit.signals.base import get_signal
 from alignkit.types import Group, content_hash
 
 
@@ -37,10 +51,6 @@ def model_dir_name(iteration: int, iterated: bool) -> str:
 
 
 def _key(*parts: Any) -> str:
-    from pydantic_core import to_jsonable_python
-
-    from alignkit.recipe import _Strict
-
     return content_hash(to_jsonable_python([p.key_view() if isinstance(p, _Strict) else p for p in parts]))
 
 
@@ -48,8 +58,6 @@ def _model_key(recipe: Recipe) -> Any:
     """The recipe's model in stage keys: its name, and the load options that change its outputs once any is
     set (the name alone otherwise, so runs keyed before the options existed are reused). device_map only
     places the weights, so it stays out."""
-    from alignkit.models.templates import chat_template_text
-
     opts = {k: v for k, v in recipe.model_options.model_dump(mode="json").items()
             if v is not None and k != "device_map"}
     if "chat_template" in opts:  # the template's text: an edited template file is a new run
@@ -81,8 +89,6 @@ class Stages:
 
     def _ray(self):
         """The Ray executor when the recipe asks for one (`executor: ray`), else None."""
-        from alignkit.executors import RayExecutor
-
         cfg = self.recipe.ray
         return RayExecutor(cfg.actors, cfg.cpus_per_actor, cfg.address) if self.recipe.executor == "ray" else None
 
@@ -92,9 +98,6 @@ class Stages:
         return () if self.recipe.load_dtype == "float32" else ("dtype", self.recipe.load_dtype)
 
     def prompts(self) -> Stage:
-        from alignkit.data.prompts import load_prompts
-        from alignkit.models.context import check_prompt_lengths
-
         stage = self.store.stage("prompts", _key("prompts", self.recipe.prompts))
         if not stage.done():
             prompts = load_prompts(self.recipe.prompts)
@@ -106,9 +109,6 @@ class Stages:
         return stage
 
     def generate(self, prompts: Stage) -> Stage:
-        from alignkit.executors import generate_shards
-        from alignkit.models.base import Sampling
-
         cfg = self.recipe.generate
         seed = self.recipe.seed + self.iteration - 1
         stage = self.store.stage(self._name("generate"), _key("generate", prompts.key, self.policy_key, cfg, seed,
@@ -141,9 +141,6 @@ class Stages:
         return {k: fill(v) for k, v in params.items()}
 
     def annotate(self, generated: Stage) -> Stage:
-        from alignkit.executors import annotate_all
-        from alignkit.signals.base import get_signal
-
         r = self.recipe
         stage = self.store.stage(self._name("annotate"),
                                  _key("annotate", generated.key, self.policy_key, r.signals, *self._dtype_key()))
@@ -158,8 +155,6 @@ class Stages:
         return stage
 
     def build(self, annotated: Stage) -> Stage:
-        from alignkit.build import build
-
         cfg = self.recipe.build
         stage = self.store.stage(self._name("build"), _key("build", annotated.key, cfg))
         if not stage.done():
@@ -173,7 +168,6 @@ class Stages:
         """Returns the stage and the path of the trained model. Rows of groups in `exclude`
         (held-out prompt ids) are not trained on."""
         from alignkit.launch import model_damage, train_model, train_rows
-        from alignkit.methods import ONLINE
 
         r = self.recipe
         online = r.train.method in ONLINE  # trains on prompts; the signals are the reward
@@ -188,8 +182,6 @@ class Stages:
             stage.manifest_path.unlink(missing_ok=True)
         reward = None
         if online:
-            from alignkit.rewards import signal_reward
-
             reward = signal_reward(r.signals, r.build.signal, self.models, set(), r.generate.max_new_tokens)
         rows, policy = train_rows(built, online, exclude), self.models.policy
         self.models.clear()  # free the generation models before training
@@ -199,8 +191,6 @@ class Stages:
     def evaluate(self, model: str, label: str, upstream_key: str, context: str | None = None) -> dict[str, list[float]]:
         """Each benchmark's per-item scores for `model`, answering with `context` before every
         prompt when given (in-context alignment, `alignkit.in_context`)."""
-        from alignkit.evaluate.benchmarks import EvalContext, items, run_benchmark
-
         # the in-context setting keys only the evaluation that uses it
         cfg = self.recipe.evaluate.model_copy(update={"in_context": None})
         # judged benchmarks compare with the base model, judged by cfg.judge (default the base model)
@@ -208,10 +198,6 @@ class Stages:
                           judge=cfg.judge or self.recipe.model)
         extra = ()
         if context is not None:
-            from dataclasses import asdict
-
-            from alignkit.in_context import load_context
-
             loaded = load_context(context)
             extra = ({k: v for k, v in asdict(loaded).items() if k != "path"},)  # the text, not where it lives
         scores = {}
@@ -222,8 +208,6 @@ class Stages:
                 self.log(f"evaluating {label} on {name} (n={cfg.n})")
                 backend = self.models.get(engine_spec(model, cfg.engine), cfg.batch_size)
                 if context is not None:
-                    from alignkit.in_context import ContextBackend
-
                     backend = ContextBackend(backend, loaded)
                 res = run_benchmark(backend, name, cfg.n, seed=cfg.seed, max_new_tokens=cfg.budget(name), ctx=ctx)
                 stage.write_json("items.json", items(res))

@@ -13,11 +13,15 @@ reload of it, so the saved model needs no bitsandbytes.
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
+from alignkit.errors import AlignkitError
 from alignkit.methods import COLUMNS, DATASET_KIND, ONLINE
+from alignkit.models.templates import NO_TEMPLATE_FIX, chat_template_text
 from alignkit.recipe import TrainConfig
 
 
@@ -77,8 +81,6 @@ def _last_checkpoint(output_dir: Path, method: str = "sft") -> str | None:
     from alignkit.data.checkpoints import last_complete
 
     if method in ONLINE and output_dir.is_dir() and any(output_dir.glob("checkpoint-*")):
-        import shutil
-
         print(f"{method}: not resuming from {output_dir} (a resumed {method} run would differ from an "
               "uninterrupted one); training again from step 0")
         shutil.rmtree(output_dir)
@@ -97,9 +99,6 @@ def train(method: str, rows: list[dict], cfg: TrainConfig, model_path: str, work
     import torch
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
-
-    from alignkit.errors import AlignkitError
-    from alignkit.models.templates import NO_TEMPLATE_FIX, chat_template_text
 
     torch.manual_seed(cfg.seed)
     tokenizer = AutoTokenizer.from_pretrained(model_path)
@@ -177,12 +176,9 @@ def _qlora_load(cfg: TrainConfig, weights) -> dict[str, Any]:
     """from_pretrained's arguments that load the base in 4 bits (NF4) for QLoRA; none without it."""
     if not cfg.qlora:
         return {}
-    import importlib.util
 
     import torch
     from transformers import BitsAndBytesConfig
-
-    from alignkit.errors import AlignkitError
 
     if importlib.util.find_spec("bitsandbytes") is None:
         raise AlignkitError("train.qlora needs bitsandbytes, which is not installed", where="train.qlora",
@@ -200,8 +196,6 @@ def _save(trainer, tokenizer, out_dir: Path, reload=None) -> None:
     distributed launch only the main process writes. FSDP and DeepSpeed shard the weights, so
     there the trainer gathers them first (collective), and the main process merges. `reload`
     (QLoRA) gives the base at full precision, which the trained adapter is merged into."""
-    import shutil
-
     acc = trainer.accelerator
     tmp = out_dir.with_name(out_dir.name + ".tmp")
     if getattr(trainer, "is_fsdp_enabled", False) or getattr(trainer, "is_deepspeed_enabled", False):

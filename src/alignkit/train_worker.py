@@ -9,11 +9,12 @@ import os
 import sys
 from pathlib import Path
 
+from alignkit.recipe import TrainConfig
+from alignkit.train import train
+
 
 def main(job_path: str) -> None:
     from alignkit.data.store import atomic_write_json
-    from alignkit.recipe import TrainConfig
-    from alignkit.train import train
 
     job = json.loads(Path(job_path).read_text())
     rows = json.loads(Path(job["rows"]).read_text())

@@ -19,27 +19,27 @@ from __future__ import annotations
 import random
 import re
 
+from alignkit.data.dedup import EvalIndex
+from alignkit.data.files import load_file
+from alignkit.data.instructions import compose, draw_constraints
+from alignkit.data.packaged import alpaca_eval_instructions, arena_hard_questions
 from alignkit.errors import AlignkitError
+from alignkit.models.base import Sampling
+from alignkit.models.cache import ModelCache
 from alignkit.types import Prompt
 
 POOLS = ("alpaca_eval", "arena_hard", "magpie", "file")
 
 
 def _alpaca_eval() -> list[str]:
-    from alignkit.data.packaged import alpaca_eval_instructions
-
     return [r["instruction"] for r in alpaca_eval_instructions()]
 
 
 def _arena_hard() -> list[str]:
-    from alignkit.data.packaged import arena_hard_questions
-
     return [q["prompt"] for q in arena_hard_questions() if q["category"] == "creative_writing"]
 
 
 def _file(path: str | None) -> list[str]:
-    from alignkit.data.files import load_file
-
     if not path:
         raise AlignkitError("prompts.requests includes `file` but prompts.path is not set", where="prompts.path",
                             fix="add `path: FILE` (a .jsonl or .parquet prompt file) under `prompts:`")
@@ -60,7 +60,6 @@ def magpie(backend, n: int, *, seed: int = 0, temperature: float = 1.0, max_new_
         raise AlignkitError(f"Magpie needs raw completions from the model's own chat template; {backend.name!r} "
                             "does not give them", where="prompts.generator",
                             fix="use a local model (embedded, a directory or a hub id) as prompts.generator")
-    from alignkit.models.base import Sampling
 
     prefix, out, seen = magpie_prefix(backend.tokenizer), [], set()
     for r in range(4):  # rounds of 2n samples until n distinct requests pass the filters
@@ -92,15 +91,11 @@ def clean_request(text: str, max_words: int = 60) -> str | None:
 def requests(pools: list[str], *, path: str | None = None, generator: str = "embedded", n_magpie: int = 0,
              max_words: int = 60, seed: int = 0) -> list[tuple[str, str]]:
     """(pool, request) pairs from the named pools, filtered and with evaluation overlaps dropped."""
-    from alignkit.data.dedup import EvalIndex
-
     unknown = [p for p in pools if p not in POOLS]  # POOLS names the keys of `load` below
     if unknown:
         raise AlignkitError(f"unknown request pool(s) {unknown}", where="prompts.requests",
                             fix=f"choose from {', '.join(POOLS)}")
     def _magpie() -> list[str]:
-        from alignkit.models.cache import ModelCache
-
         return magpie(ModelCache().get(generator), n_magpie, seed=seed)  # default load options, as synthesis.py
 
     load = {"alpaca_eval": _alpaca_eval, "arena_hard": _arena_hard, "magpie": _magpie, "file": lambda: _file(path)}
@@ -114,8 +109,6 @@ def requests(pools: list[str], *, path: str | None = None, generator: str = "emb
 def synthesize(cfg) -> list[Prompt]:
     """`cfg.n` prompts for `prompts.source: broad_instructions`: requests from `cfg.requests`, shuffled
     with `cfg.seed`, each with one constraint or (with probability `cfg.pair_fraction`) a compatible pair."""
-    from alignkit.data.instructions import compose, draw_constraints
-
     pool = requests(list(cfg.requests), path=cfg.path, generator=cfg.generator, n_magpie=cfg.n,
                     max_words=cfg.max_request_words, seed=cfg.seed)
     if not pool:

@@ -12,6 +12,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from alignkit.data import packaged
+from alignkit.data.instructions import HELDOUT_TASKS
+from alignkit.errors import AlignkitError
+
 SHINGLE = 8
 
 
@@ -25,10 +29,6 @@ def shingles(ws: list[str], k: int = SHINGLE) -> set[tuple[str, ...]]:
 
 def evaluation_texts() -> dict[str, list[str]]:
     """Every evaluation prompt alignkit can run, by benchmark source."""
-    from alignkit.data import packaged
-    from alignkit.data.instructions import HELDOUT_TASKS
-    from alignkit.errors import AlignkitError
-
     loaders = {
         "ifeval": lambda: [r["prompt"] for r in packaged.ifeval_rows()],
         "ifbench": lambda: [r["prompt"] for r in packaged.ifbench_rows()],

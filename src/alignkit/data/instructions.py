@@ -10,6 +10,7 @@ import itertools
 import random
 
 from alignkit.checks import constraints as C
+from alignkit.data.phrasings import rephrase as reword
 from alignkit.types import Prompt
 
 TRAIN_TASKS = (
@@ -119,8 +120,6 @@ def compose(task: str, ids: list[str], rng: random.Random, split: str, rephrase:
     `rephrase` > 0, each constraint is worded, with that probability, in one of the other
     phrasings of `data/phrasings.py` instead of lm-eval's sentence. "Repeat the request" comes
     last, and the request to repeat is everything before it."""
-    from alignkit.data.phrasings import rephrase as reword
-
     parts, cons = [task], []
     for cid in sorted(ids, key=lambda c: c == "combination:repeat_prompt"):
         text, con = C.describe(cid, rng, prompt=" ".join(parts) if cid == "combination:repeat_prompt" else task)

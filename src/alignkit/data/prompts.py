@@ -8,49 +8,41 @@ A prompt file row needs `messages` (a list of {role, content}) or `prompt` (a st
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from typing import Any
+
+from alignkit.data import arithmetic, broad, functions, instructions, synthesis
 
 # load_jsonl and load_parquet live in data/files.py so that synthesis.py and broad.py, which this
 # module dispatches to, can read prompt files without importing it back; still importable from here.
 from alignkit.data.files import load_jsonl, load_parquet
+from alignkit.data.hf_source import load_hf
 from alignkit.errors import AlignkitError
 from alignkit.types import Prompt
 
 
 def _ifeval_synth(cfg) -> list[Prompt]:
-    from alignkit.data.instructions import synthesize
-
-    return synthesize(cfg.split, cfg.n, seed=cfg.seed, pair_fraction=cfg.pair_fraction)
+    return instructions.synthesize(cfg.split, cfg.n, seed=cfg.seed, pair_fraction=cfg.pair_fraction)
 
 
 def _broad(cfg) -> list[Prompt]:
-    from alignkit.data.broad import synthesize
-
-    return synthesize(cfg)
+    return broad.synthesize(cfg)
 
 
 def _functions(cfg) -> list[Prompt]:
-    from alignkit.data import functions
-
     return functions.synthesize(cfg.split, cfg.n, seed=cfg.seed)
 
 
 def _arithmetic(cfg) -> list[Prompt]:
-    from alignkit.data import arithmetic
-
     return arithmetic.synthesize(cfg.split, cfg.n, seed=cfg.seed, references=cfg.references, operands=cfg.operands)
 
 
 def _model_written(cfg) -> list[Prompt]:
-    from alignkit.data.synthesis import synthesize
-
-    return synthesize(cfg)
+    return synthesis.synthesize(cfg)
 
 
 def _hf(cfg) -> list[Prompt]:
-    from alignkit.data.hf_source import load_hf
-
     return load_hf(cfg)
 
 
@@ -63,8 +55,6 @@ def _file(cfg) -> list[Prompt]:
     limit = None if cfg.shuffle else cfg.n
     prompts = load_jsonl(cfg.path, limit) if cfg.source == "jsonl" else load_parquet(cfg.path, limit)
     if cfg.shuffle:
-        import random
-
         random.Random(cfg.seed).shuffle(prompts)
     return prompts[: cfg.n]
 

@@ -10,6 +10,7 @@ count itself stays cheap, and stops at the first part past the limit.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -23,8 +24,6 @@ MAX_DEPTH = 64
 
 def read_text(path: Any, what: str = "recipe") -> str:
     """A UTF-8 text file of at most MAX_BYTES."""
-    from pathlib import Path
-
     path = Path(path)
     size = path.stat().st_size
     if size > MAX_BYTES:

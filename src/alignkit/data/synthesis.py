@@ -19,8 +19,11 @@ import random
 import re
 from typing import Any
 
+from alignkit.data.files import load_file
+from alignkit.data.instructions import TRAIN_TASKS
 from alignkit.errors import AlignkitError
 from alignkit.models.base import Sampling
+from alignkit.models.cache import ModelCache
 from alignkit.types import Prompt
 
 SELF_INSTRUCT = """Come up with a new task for an assistant. Here are some examples:
@@ -157,10 +160,6 @@ def evol_instruct(generator: Any, seeds: list[str], n: int, *, seed: int = 0, th
 def synthesize(cfg) -> list[Prompt]:
     """Prompts for `prompts.source: self_instruct | evol_instruct`: seed tasks from `prompts.path`
     (a prompt file) or the built-in training tasks, a generator from `prompts.generator`."""
-    from alignkit.data.files import load_file
-    from alignkit.data.instructions import TRAIN_TASKS
-    from alignkit.models.cache import ModelCache
-
     if cfg.path:
         seeds = [p.text for p in load_file(cfg.path)]
     else:

@@ -24,8 +24,12 @@ import random
 from collections.abc import Callable
 from typing import Any
 
+from alignkit.errors import AlignkitError
 from alignkit.evaluate.agreement import agreement, auroc
+from alignkit.evaluate.benchmarks import BENCHMARKS, TRUTH_BY_META, subset, truth_score, truth_scorer
 from alignkit.evaluate.stats import bootstrap_statistic_ci
+from alignkit.models.base import Sampling
+from alignkit.signals.base import get_signal
 from alignkit.types import Annotation, Candidate, Group, Prompt
 
 TRUTH = "audit.truth"
@@ -51,9 +55,6 @@ def probe_groups(bench_name: str, n: int, k: int, backend: Any, *, seed: int = 1
                  max_new_tokens: int = 128) -> list[Group]:
     """n prompts of a benchmark with k sampled answers each, each answer labelled by the
     benchmark's ground truth (annotation `audit.truth`)."""
-    from alignkit.errors import AlignkitError
-    from alignkit.evaluate.benchmarks import BENCHMARKS
-
     bench = BENCHMARKS[bench_name]
     if bench.score is None:
         raise AlignkitError(f"benchmark {bench_name!r} has no per-answer ground truth to audit against",
@@ -68,9 +69,6 @@ def training_probe(prompts: list[Prompt], n: int, k: int, backend: Any, *, seed:
     """n of a recipe's own training prompts (`benchmarks.subset`: a seeded sample) with k answers each, labelled
     by the ground truth each prompt carries (`benchmarks.TRUTH_BY_META`: a known answer,
     verifiable constraints or unit tests); an error names `audit.source` if any has none."""
-    from alignkit.errors import AlignkitError
-    from alignkit.evaluate.benchmarks import TRUTH_BY_META, subset, truth_score, truth_scorer
-
     chosen = subset(prompts, n, seed)
     bare = [p for p in chosen if truth_scorer(p) is None]
     if bare:
@@ -87,8 +85,6 @@ def answered(prompts: list[Prompt], score: Callable[[Prompt, str], float], why: 
     """Each prompt with k answers sampled from `backend`, each labelled `audit.truth` by `score`.
     Each answer's origin has its sample index and finish reason, as a run's candidates do (a
     signal may read them: self_consistency lets answers cut off at the limit abstain)."""
-    from alignkit.models.base import Sampling
-
     sampling = Sampling(n=k, temperature=temperature, max_new_tokens=max_new_tokens, seed=seed)
     outs = backend.generate([p.messages for p in prompts], sampling, details=True)
     groups = []
@@ -254,8 +250,6 @@ def run_audit(signals: list[tuple[str, dict]], bench: str, backend: Any, resolve
     """Audit each (signal name, params) on one probe set answered by `backend`: prompts of
     `bench`, or of `training` (a recipe's own prompts; `bench` is then only the label).
     A signal that fails on the probe gets its error in the table instead of stopping the run."""
-    from alignkit.signals.base import get_signal
-
     if training is not None:
         groups = training_probe(training, n, k, backend, seed=seed, temperature=temperature,
                                 max_new_tokens=max_new_tokens)
@@ -281,9 +275,6 @@ def run_audit(signals: list[tuple[str, dict]], bench: str, backend: Any, resolve
 def probe_bench(bench: str | None, evaluated: list[str]) -> str | None:
     """The benchmark an audit probes: `audit.bench`, else the first evaluated benchmark with
     per-answer ground truth (None if there is none)."""
-    from alignkit.errors import AlignkitError
-    from alignkit.evaluate.benchmarks import BENCHMARKS
-
     if bench is not None and bench not in BENCHMARKS:
         raise AlignkitError(f"unknown audit benchmark {bench!r}", where="audit.bench",
                             fix=f"choose from: {', '.join(sorted(BENCHMARKS))}")

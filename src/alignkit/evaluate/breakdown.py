@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from alignkit.checks.constraints import Constraint, check
+from alignkit.evaluate.benchmarks import BENCHMARKS
 from alignkit.evaluate.stats import paired_summary
 from alignkit.types import Prompt
 
@@ -49,8 +51,6 @@ def constraint_table(prompts: dict[str, Prompt], before: list[dict], after: list
     follow rate with its paired CI and `significant_loss` (CI's upper end below 0); and the
     instruction-level and prompt-level accuracy with theirs. An item counts as following a type
     when it follows every instance of that type its prompt carries."""
-    from alignkit.checks.constraints import Constraint, check
-
     after_by_id = {it["id"]: it for it in after}
     pairs = [(prompts[it["id"]], it, after_by_id[it["id"]]) for it in before
              if it["id"] in prompts and it["id"] in after_by_id]
@@ -94,8 +94,6 @@ def bench_breakdown(name: str, before: list[dict], after: list[dict], *, prompts
     out: dict[str, Any] = {"length": {"before": length_stats([it["response"] for it in before]),
                                       "after": length_stats([it["response"] for it in after])}}
     if prompts is None and name in CONSTRAINT_BENCHMARKS:
-        from alignkit.evaluate.benchmarks import BENCHMARKS
-
         prompts = BENCHMARKS[name].prompts(n or len(before), prompt_seed)
     by_id = {p.id: p for p in prompts or [] if "constraints" in p.meta}
     if by_id:

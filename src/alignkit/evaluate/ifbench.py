@@ -17,6 +17,8 @@ import types
 from functools import lru_cache
 from typing import Any
 
+from alignkit.checks.constraints import install_punkt_tab
+from alignkit.data.packaged import ifbench_rows, package_dir
 from alignkit.errors import AlignkitError
 
 _PROBE = "Hello world. This is a response.\n* first\n* second"
@@ -31,9 +33,6 @@ def _quiet():
 
 @lru_cache(maxsize=1)
 def _lib() -> Any:
-    from alignkit.checks.constraints import install_punkt_tab
-    from alignkit.data.packaged import package_dir
-
     package_dir("ifbench")  # a clear error when the package is missing
     install_punkt_tab()
     stubbed = []
@@ -77,8 +76,6 @@ def check(row: dict, response: str) -> list[bool]:
 @lru_cache(maxsize=1)
 def scorable_rows() -> tuple[list[dict], list[str]]:
     """IFBench's prompts whose checkers run here, and the instruction ids that cannot run offline."""
-    from alignkit.data.packaged import ifbench_rows
-
     ok, missing = [], set()
     for row in ifbench_rows():
         try:
@@ -90,7 +87,5 @@ def scorable_rows() -> tuple[list[dict], list[str]]:
 
 
 def unavailable() -> dict[str, Any]:
-    from alignkit.data.packaged import ifbench_rows
-
     ok, ids = scorable_rows()
     return {"prompts_left_out": len(ifbench_rows()) - len(ok), "instructions_involved": ids}

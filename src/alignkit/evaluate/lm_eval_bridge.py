@@ -15,6 +15,7 @@ from typing import Any
 
 from alignkit.errors import AlignkitError
 from alignkit.models import BACKEND_PREFIXES
+from alignkit.models.embedded import resolve_model_path
 
 TASKS_DIR = Path(__file__).parent / "lm_eval_tasks"  # alignkit's own local tasks (always on the include path)
 
@@ -31,7 +32,6 @@ def run_lm_eval(model: str, tasks: list[str], *, include_path: str | Path | None
     if model.startswith(BACKEND_PREFIXES):
         raise AlignkitError(f"the lm-eval bridge loads local weights; {model!r} has none here", where="--model",
                             fix="give `embedded`, a checkpoint directory (e.g. runs/NAME/model) or a hub id")
-    from alignkit.models.embedded import resolve_model_path
 
     path = resolve_model_path(model)
     includes = [str(TASKS_DIR)] + ([str(include_path)] if include_path else [])

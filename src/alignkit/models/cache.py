@@ -11,6 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from alignkit.models import load_backend
+from alignkit.models.vllm import shutdown
+
 
 class ModelCache:
     """Backends by spec. `__call__` maps "policy" to `self.policy` (a signal's `judge: policy`);
@@ -32,8 +35,6 @@ class ModelCache:
         """The backend for `spec`, loaded on first use; its batch size set to `batch_size` (default
         the cache's), since one loaded model serves stages with different batch sizes."""
         if spec not in self.backends:
-            from alignkit.models import load_backend
-
             if self.log:
                 self.log(f"loading model {spec}")
             self.backends[spec] = load_backend(spec, self.batch_size, self.dtype, self.device_map,
@@ -46,7 +47,5 @@ class ModelCache:
         """Drop every backend (before training, so the generation models' memory is free); vLLM's
         engines run in their own processes, which are stopped."""
         if any(spec.startswith("vllm:") for spec in self.backends):
-            from alignkit.models.vllm import shutdown
-
             shutdown()
         self.backends.clear()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 from pathlib import Path
 
 from alignkit.errors import AlignkitError
@@ -72,7 +73,6 @@ def _converted(source: Path, target: Path, chat_template: str | None = None, sto
     model.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)
     if target.exists():  # a concurrent process finished first
-        import shutil
 
         shutil.rmtree(tmp, ignore_errors=True)
     else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, P
 from alignkit.errors import AlignkitError
 from alignkit.models.base import Messages, Sampling
 from alignkit.models.embedded import resolve_model_path
+from alignkit.models.prefix import plan
 from alignkit.models.templates import NO_TEMPLATE_FIX, chat_template_text
 
 SHARED_PREFIX_MIN = 16  # tokens; a shorter common prefix is recomputed per row (HFBackend's default)
@@ -186,8 +188,6 @@ class HFBackend:
         group's cache. Rows are left-padded in every pass, the padding sitting between the cached
         part and the new tokens (masked, positions counted past it), so every row still ends at
         the last position. `score(rows, tail ids, logits)` gets the last `keep(rows)` logits."""
-        from alignkit.models.prefix import plan
-
         p = plan(seqs, caps, self.shared_prefix_min, self.shared_prefix_groups)
         root = self._forward(None, [], [seqs[0][: p.root]], cache=True) if p.root else None
         groups = sorted(p.groups, key=lambda g: g[0])
@@ -283,7 +283,5 @@ def _select(cache, idx: list[int]):
 
 
 def _batch_seed(seed: int, texts: list[str], batch: list[tuple[int, int]]) -> int:
-    import hashlib
-
     key = "\x00".join(f"{t}\x01{k}" for t, (_, k) in zip(texts, batch))
     return (seed * 1_000_003 + int(hashlib.sha256(key.encode()).hexdigest()[:8], 16)) % (2**31)

@@ -19,6 +19,7 @@ import threading
 import time
 
 from alignkit.serve.api import MAX_BODY, MAX_N, MAX_TOKENS, parse_request
+from alignkit.serve.batcher import Batcher
 
 __all__ = ["MAX_BODY", "MAX_N", "MAX_TOKENS", "Server", "parse_request", "start_server"]
 
@@ -47,7 +48,6 @@ def start_server(backend, model_name: str, host: str = "127.0.0.1", port: int = 
     import uvicorn
 
     from alignkit.serve.app import ChatService, build_app
-    from alignkit.serve.batcher import Batcher
     from alignkit.serve.protocol import protocol_class
 
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)

@@ -21,6 +21,10 @@ Where signals come from (`_load_builtin`, run by every registry lookup):
 from __future__ import annotations
 
 import difflib
+import importlib
+import importlib.metadata
+import os
+import pkgutil
 from collections import Counter
 from collections.abc import Callable
 from typing import Any, ClassVar, Literal
@@ -182,9 +186,6 @@ def _load_builtin() -> None:
 def _load_package() -> None:
     """Import every module of `alignkit.signals`; the signal classes register themselves. Modules
     are named by string, so no static import edge runs from here back to them."""
-    import importlib
-    import pkgutil
-
     package = importlib.import_module(__package__)
     for info in pkgutil.iter_modules(package.__path__):
         if info.name != "base" and not info.name.startswith("_"):
@@ -193,9 +194,7 @@ def _load_package() -> None:
 
 def _load_entry_points() -> None:
     """Third-party signals declared as entry points in the group `alignkit.signals`."""
-    from importlib.metadata import entry_points
-
-    for ep in entry_points(group="alignkit.signals"):
+    for ep in importlib.metadata.entry_points(group="alignkit.signals"):  # read at call time: tests swap it
         try:
             obj = ep.load()
         except (ImportError, AttributeError) as exc:
@@ -208,9 +207,6 @@ def _load_entry_points() -> None:
 
 def _load_plugins() -> None:
     """Modules named in ALIGNKIT_PLUGINS (comma-separated) register their own signals on import."""
-    import importlib
-    import os
-
     for mod in filter(None, (m.strip() for m in os.environ.get("ALIGNKIT_PLUGINS", "").split(","))):
         try:
             importlib.import_module(mod)

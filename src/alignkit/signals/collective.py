@@ -16,6 +16,7 @@ from pathlib import Path
 
 import yaml
 
+from alignkit.errors import AlignkitError
 from alignkit.signals.constitution import Principle, load_constitution
 
 _STOP = {"the", "a", "an", "and", "or", "to", "of", "in", "on", "for", "with", "that", "it", "its", "is", "be",
@@ -118,7 +119,6 @@ def file_proposals(path: str) -> list[Proposal]:
     p = Path(path)
     if p.suffix.lower() in (".yaml", ".yml", ".md", ".markdown"):
         return [Proposal(f"{x.name}: {x.critique}", f"file:{path}", x) for x in load_constitution(p).principles]
-    from alignkit.errors import AlignkitError
 
     if not p.is_file():
         raise AlignkitError(f"principles file {path!r} not found", where="signals.params.files",

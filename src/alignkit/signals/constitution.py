@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from alignkit.data import safe_yaml
 from alignkit.errors import AlignkitError
 
 DEFAULT = Path(__file__).resolve().parents[1] / "constitutions" / "default.yaml"
@@ -44,7 +45,6 @@ def load_constitution(path: str | Path | None = None) -> Constitution:
     if not path.is_file():
         raise AlignkitError(f"constitution file {str(path)!r} not found", where="signals.params.constitution",
                             fix="give the path of a .yaml or .md constitution, or omit it for the default")
-    from alignkit.data import safe_yaml
 
     text = safe_yaml.read_text(path, "constitution")  # bounded in size
     if path.suffix.lower() in (".md", ".markdown"):
@@ -53,8 +53,6 @@ def load_constitution(path: str | Path | None = None) -> Constitution:
 
 
 def _from_yaml(text: str, path: Path) -> Constitution:
-    from alignkit.data import safe_yaml
-
     data, root = safe_yaml.parse(text, path, _FIX_YAML)  # bounded: depth, alias expansion
     if not isinstance(data, dict) or not isinstance(data.get("principles"), list) or not data["principles"]:
         raise AlignkitError("a constitution needs a non-empty `principles` list", where=str(path), fix=_FIX_YAML)

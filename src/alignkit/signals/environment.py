@@ -3,16 +3,40 @@ revision, and code execution against unit tests (in the sandbox only)."""
 
 from __future__ import annotations
 
+import math
+import os
+import random
 import re
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Literal
 
+import yaml
 from pydantic import Field
 
 from alignkit.checks import constraints as C
+from alignkit.checks.answers import equivalent, final_answer
+from alignkit.checks.repairs import REPAIRS, answer_words, drop_sentences_with, repair, shorten, trim_unfinished
+from alignkit.data.instructions import SPLITS, compose, draw_constraints
+from alignkit.data.phrasings import rephrase as reword
+from alignkit.errors import AlignkitError
+from alignkit.models.base import Sampling, choice_logprobs
+from alignkit.sandbox import Limits, run_tests
+from alignkit.signals import collective as K
 from alignkit.signals.base import Signal, SignalParams, register
 from alignkit.signals.judging import RUBRIC, SCORE_ASK, SCORES, expected_score, parse_score
-from alignkit.signals.prompting import JudgeParams, SamplingParams, Template, max_new_tokens_field, temperature_field
-from alignkit.types import Annotation, Candidate, Group
+from alignkit.signals.prompting import (
+    JudgeParams,
+    SamplingParams,
+    Template,
+    max_new_tokens_field,
+    quote,
+    sampling_from,
+    temperature_field,
+    user,
+    with_ask,
+)
+from alignkit.types import Annotation, Candidate, Group, Prompt, content_hash
 
 
 def degenerate(text: str) -> bool:
@@ -97,8 +121,6 @@ class CheckerRevision(Signal):
     p: Params
 
     def annotate(self, groups: list[Group]) -> list[Group]:
-        from alignkit.checks.repairs import trim_unfinished
-
         checker = VerifiableInstructions()
         limit, relabel, max_sentences = self.p.max_per_group, self.p.relabel, self.p.max_sentences
         for group in groups:
@@ -150,12 +172,6 @@ class CheckerRevision(Signal):
         """The contrastive pair: the group's task with "do not include keywords X, Y" (lm-eval's
         wording, or with the recipe's rephrase probability another one), X and Y words its answer
         uses; chosen, the answer without the sentences that use them; rejected, the answer as is."""
-        import random
-
-        from alignkit.checks.repairs import answer_words, drop_sentences_with
-        from alignkit.data.phrasings import rephrase as reword
-        from alignkit.types import Prompt
-
         task = group.prompt.meta.get("base_task")
         source, answer = _source_answer(group)
         if not task or answer is None:
@@ -180,11 +196,6 @@ class CheckerRevision(Signal):
     def _relabel(self, group: Group, k: int, max_sentences: int | None) -> list[Group]:
         """New groups: the same task under k other constraint sets of its split, each holding the
         group's first model-written answer edited to comply, and the same answer unedited."""
-        import random
-
-        from alignkit.checks.repairs import REPAIRS
-        from alignkit.data.instructions import SPLITS, compose, draw_constraints
-
         split, task = group.prompt.meta.get("split"), group.prompt.meta.get("base_task")
         source, text = _source_answer(group)
         if split not in SPLITS or not task or text is None:
@@ -211,8 +222,6 @@ class CheckerRevision(Signal):
 def _source_answer(group: Group) -> tuple[Candidate | None, str | None]:
     """The group's first model-written, non-degenerate answer and its text, cut back to its last full
     sentence when the token limit stopped it; (candidate, None) when too little would be left."""
-    from alignkit.checks.repairs import trim_unfinished
-
     source = next((c for c in group.candidates if "signal" not in c.origin and not degenerate(c.text)), None)
     if source is None:
         return None, None
@@ -222,8 +231,6 @@ def _source_answer(group: Group) -> tuple[Candidate | None, str | None]:
 def _revise(text: str, specs: list[dict], cons: list[C.Constraint], task: str, max_sentences: int | None) -> str | None:
     """Repair `text` for the constraints it fails and return it if the checker now passes it; with
     max_sentences, first try its opening sentences only (a concise answer finishes within budget)."""
-    from alignkit.checks.repairs import repair, shorten
-
     drafts = [shorten(text, int(max_sentences), specs), text] if max_sentences else [text]
     for draft in dict.fromkeys(drafts):
         failed = [s for s, c in zip(specs, cons) if not C.check(c, draft, task)]
@@ -261,11 +268,6 @@ class CodeExecution(Signal):
     p: Params
 
     def annotate(self, groups: list[Group]) -> list[Group]:
-        import os
-        from concurrent.futures import ThreadPoolExecutor
-
-        from alignkit.sandbox import Limits, run_tests
-
         limits = Limits(timeout=float(self.p.timeout), cpu_seconds=int(self.p.timeout) + 1, memory_mb=self.p.memory_mb)
         jobs = [(g, c) for g in groups for c in g.candidates if g.prompt.meta.get("tests")]
         workers = self.p.workers or os.cpu_count() or 1
@@ -311,9 +313,6 @@ class AnswerMatch(Signal):
     p: Params
 
     def annotate(self, groups: list[Group]) -> list[Group]:
-        from alignkit.checks.answers import equivalent, final_answer
-        from alignkit.errors import AlignkitError
-
         key, mode, require_complete = self.p.key, self.p.extract, self.p.require_complete
         prov = {"signal": self.name, "checker": "alignkit.checks.answers", "extract": mode, "key": key}
         missing = 0
@@ -408,9 +407,6 @@ class SimulatedSociety(Signal):
     p: Params
 
     def annotate(self, groups: list[Group]) -> list[Group]:
-        from alignkit.models.base import Sampling
-        from alignkit.signals.prompting import sampling_from
-
         personas = list(self.p.personas.items())
         rounds, mode = self.p.rounds, self.p.rating
         rubric = self.p.rubric
@@ -465,9 +461,6 @@ class SimulatedSociety(Signal):
 
     def _rate(self, policy, groups, versions, personas, rubric, mode) -> dict:
         """{(group, agent): [(rater, score | None, feedback)]}: every other agent rates the agent's latest answer."""
-        from alignkit.models.base import choice_logprobs
-        from alignkit.signals.prompting import quote, sampling_from, user, with_ask
-
         jobs = [(g, i, j) for g in groups for i in range(len(versions[id(g)])) for j in range(len(personas))
                 if j != i]
         convs = [self._as(personas[j], user(with_ask(self.p.ask_position, rubric.format(
@@ -487,8 +480,6 @@ class SimulatedSociety(Signal):
 
     @staticmethod
     def _revise_text(g: Group, agents: list[list], i: int, rated: dict, personas: list) -> str:
-        from alignkit.signals.prompting import quote
-
         mine = rated[(id(g), i)]
         ratings = ", ".join(f"{personas[j][0]}: {'unrated' if s is None else f'{s:.1f}'}" for j, s, _ in mine)
         feedback = "\n".join(quote(f, f"feedback_{personas[j][0]}") for j, _, f in mine if f.strip())
@@ -567,12 +558,6 @@ class CollectiveConstitution(Signal):
     p: Params
 
     def annotate(self, groups: list[Group]) -> list[Group]:
-        from pathlib import Path
-
-        import yaml
-
-        from alignkit.types import content_hash
-
         path = self.p.write
         if getattr(self, "_built", False) or not groups:
             return groups  # built from the first batch of prompts
@@ -589,11 +574,6 @@ class CollectiveConstitution(Signal):
 
     def build(self, groups: list[Group], path: str, key: str = "") -> list:
         """Propose, deduplicate, vote and write; returns the chosen clusters."""
-        from alignkit.errors import AlignkitError
-        from alignkit.models.base import choice_logprobs
-        from alignkit.signals import collective as K
-        from alignkit.signals.prompting import sampling_from, user
-
         personas = list(self.p.personas.items())
         per = self.p.proposals
         examples = "\n".join(f"- {g.prompt.text}" for g in groups[: self.p.examples])
@@ -622,7 +602,6 @@ class CollectiveConstitution(Signal):
         if personas:
             convs = [self._as(p, user(VOTE.format(principle=c.representative.statement)))
                      for c in clusters for p in personas]
-            import math
 
             probs = [1 / (1 + math.exp(no - yes)) for yes, no in choice_logprobs(policy, convs, ["Yes", "No"])]
             for i, c in enumerate(clusters):

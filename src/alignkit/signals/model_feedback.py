@@ -17,6 +17,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from alignkit.models.base import choice_logprobs
+from alignkit.models.reward import load_reward_model
 from alignkit.signals.base import Signal, SignalParams, register
 from alignkit.signals.constitution import load_constitution
 from alignkit.signals.prompting import (
@@ -214,8 +215,6 @@ class RewardModelSignal(Signal):
     p: Params
 
     def annotate(self, groups: list[Group]) -> list[Group]:
-        from alignkit.models.reward import load_reward_model
-
         path = self.p.model
         scorer = load_reward_model(str(path))
         todo = [(g, c) for g in groups for c in g.candidates if c.text.strip()]
@@ -279,8 +278,6 @@ class Verifier(Signal):
 
     def _probabilities(self, convs: list[list[dict]], texts: list[tuple[Group, str]], mode: str) -> list[float]:
         if mode == "classifier":
-            from alignkit.models.reward import load_reward_model
-
             rewards = load_reward_model(str(self.p.classifier)).score(
                 [g.prompt.messages + [{"role": "assistant", "content": t}] for g, t in texts])
             return [1 / (1 + math.exp(-r)) for r in rewards]

@@ -5,6 +5,9 @@ report.json and report.html carry the versions, commit, command, recipe, hardwar
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 from conftest import REPO
@@ -141,3 +144,28 @@ def test_the_command_line_is_recorded_as_typed(monkeypatch):
     assert provenance._command_line() == "python -m alignkit demo --out 'runs/my demo'"
     monkeypatch.setattr("sys.argv", ["/venv/bin/alignkit", "run", "r.yaml", "--set", "train.report_to=[wandb]"])
     assert provenance._command_line() == "alignkit run r.yaml --set 'train.report_to=[wandb]'"
+
+
+def test_trackio_gets_the_stage_metrics(tmp_path):
+    """trackio's local store (a SQLite file under TRACKIO_DIR, which trackio reads when imported:
+    hence a fresh process) holds the stage metrics under the run's name."""
+    pytest.importorskip("trackio")
+    code = """
+import json
+from alignkit.tracking import Tracker
+report = {"benchmarks": {"ifeval_heldout": {"before": 0.2, "after": 0.3, "delta": 0.1, "ci95": [0.0, 0.2], "n": 4}},
+          "wall_seconds": 1.0}
+with Tracker(["trackio"], ".", "t") as t:
+    t.log_run(report, None, [{"candidates": 8, "mean_score": 0.5}])
+from trackio.sqlite_storage import SQLiteStorage
+runs, logs = SQLiteStorage.get_runs("alignkit"), SQLiteStorage.get_logs("alignkit", "t-alignkit")
+print(json.dumps({"runs": runs, "logs": logs}))
+"""
+    res = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "TRACKIO_DIR": str(tmp_path / "trackio")})
+    assert res.returncode == 0, res.stderr[-2000:]
+    found = json.loads(res.stdout.strip().splitlines()[-1])
+    assert found["runs"] == ["t-alignkit"] and (tmp_path / "trackio" / "alignkit.db").is_file()
+    merged = {k: v for row in found["logs"] for k, v in row.items()}
+    assert merged["alignkit/benchmark/ifeval_heldout/delta"] == pytest.approx(0.1)
+    assert merged["alignkit/signal/candidates"] == 8

@@ -18,7 +18,8 @@ Layers, lowest first; a module may import from its own layer or a lower one:
     signals   signals/ (the four sources of the taxonomy, their registry and prompting helpers)
     build     build (groups -> SFT / preference / KTO / reward rows)
     evaluate  evaluate/ (benchmarks, signal audit, reward-model evaluation, reports)
-    stages    recipe (schema; its validators ask signals/ and evaluate/), train, rewards (a signal
+    stages    recipe (schema; its validators ask signals/ and evaluate/), train, online (TRL's online
+              trainers, resumable exactly), rewards (a signal
               as an online reward), executors (generation and annotation, in-process or Ray),
               launch (the train stage's work: in-process or launched workers), tracking (report_to's
               trackers), provenance (versions, commit, hardware of a run), report (recipe.yaml,
@@ -62,8 +63,8 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("signals", ["signals"]),
     ("build", ["build"]),
     ("evaluate", ["evaluate"]),
-    ("stages", ["recipe", "train", "rewards", "executors", "launch", "tracking", "provenance", "report", "cards",
-                "export", "export_gguf"]),
+    ("stages", ["recipe", "train", "online", "rewards", "executors", "launch", "tracking", "provenance", "report",
+                "cards", "export", "export_gguf"]),
     ("pipeline", ["pipeline", "stages"]),
     ("entry", ["cli", "__main__", "serve", "train_worker", "experiments", "api"]),
 ]

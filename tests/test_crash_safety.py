@@ -231,8 +231,8 @@ def test_iterated_runs_resume_to_the_same_result(tiny_model_dir, tmp_path):
 
 
 def test_grpo_killed_after_its_checkpoint_equals_the_uninterrupted_run(tiny_model_dir, tmp_path):
-    """A resumed GRPO run differs from an uninterrupted one (docs/reliability.md), so the resume is
-    refused: training restarts from step 0 with the same seed and reproduces the uninterrupted run."""
+    """GRPO resumed from its step-10 checkpoint (in its 6th epoch: 4 prompts, 2 a step) equals the
+    uninterrupted run: TRL's sampler would replay epoch 0's prompt order there (online.py)."""
     grpo = ["train.method=grpo", "prompts.n=4", "train.batch_size=2", "generate.n=2"]
     ref_out = tmp_path / "reference"
     _finish(_small(tiny_model_dir, ref_out, *grpo))
@@ -242,5 +242,5 @@ def test_grpo_killed_after_its_checkpoint_equals_the_uninterrupted_run(tiny_mode
     cmd = _small(tiny_model_dir, out, *grpo)
     assert _kill_when(cmd, out / "stages/train/checkpoints/checkpoint-10/alignkit-complete.json")
     log = _finish(cmd)
-    assert "grpo: not resuming" in log
+    assert "grpo: resuming from" in log and "checkpoint-10" in log and "not resuming" not in log
     _assert_same(_small_state(out, "model", []), ref, "grpo killed after its checkpoint")

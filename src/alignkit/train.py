@@ -73,19 +73,27 @@ def _peft_config(cfg: TrainConfig, task: str = "CAUSAL_LM"):
                       target_modules=cfg.lora.target_modules, task_type=task, **extra)
 
 
-def _last_checkpoint(output_dir: Path, method: str = "sft") -> str | None:
+def _last_checkpoint(output_dir: Path, method: str = "sft", args: Any = None) -> str | None:
     """Resume from the last complete checkpoint after a crash (half-written ones are skipped and
-    deleted: data/checkpoints.py). Online RL (grpo, rloo) is never resumed: a resumed GRPO run was
-    measured to differ from an uninterrupted one (docs/reliability.md), so it restarts from step 0
-    with the same seed, which reproduces the uninterrupted run exactly."""
+    deleted: data/checkpoints.py). Online RL (grpo, rloo) resumes to the uninterrupted run's result
+    through `online.py`, from a checkpoint where that run generates anew (`online.resumable`, always
+    so with the default settings); from any other, it restarts from step 0 with the same seed."""
     from alignkit.data.checkpoints import last_complete
 
-    if method in ONLINE and output_dir.is_dir() and any(output_dir.glob("checkpoint-*")):
-        print(f"{method}: not resuming from {output_dir} (a resumed {method} run would differ from an "
-              "uninterrupted one); training again from step 0")
-        shutil.rmtree(output_dir)
-        return None
-    return last_complete(output_dir)
+    found = last_complete(output_dir)
+    if method in ONLINE and found is not None:
+        from alignkit.online import resumable
+
+        step = int(Path(found).name.rpartition("-")[2])
+        if not resumable(step, args):
+            print(f"{method}: not resuming from {found}: step {step} falls between two generations (steps_per_"
+                  "generation or num_iterations above their defaults), whose completions a checkpoint does not "
+                  "keep; training again from step 0")
+            shutil.rmtree(output_dir)
+            return None
+    if found is not None:
+        print(f"{method}: resuming from {found}")
+    return found
 
 
 def train(method: str, rows: list[dict], cfg: TrainConfig, model_path: str, work_dir: Path,
@@ -157,7 +165,7 @@ def train(method: str, rows: list[dict], cfg: TrainConfig, model_path: str, work
 
     trainer.add_callback(marker_callback())  # marks each checkpoint complete once written
     arm_fault(trainer)  # tests only: ALIGNKIT_FAULT=checkpoint-write:POINT
-    result = trainer.train(resume_from_checkpoint=_last_checkpoint(ckpt_dir, method))
+    result = trainer.train(resume_from_checkpoint=_last_checkpoint(ckpt_dir, method, trainer.args))
     # QLoRA: the adapter is merged into the base reloaded at full precision, not into its 4-bit copy
     reload = (lambda: AutoModelForCausalLM.from_pretrained(model_path, dtype=weights)) if cfg.qlora else None
     _save(trainer, tokenizer, out_dir, reload)
@@ -239,10 +247,12 @@ def _online_trainer(method: str, args: dict[str, Any], cfg: TrainConfig, generat
     args.update(per_device_train_batch_size=cfg.batch_size * generation.n, num_generations=generation.n,
                 max_completion_length=generation.max_new_tokens, temperature=max(generation.temperature, 1e-3),
                 top_p=generation.top_p, beta=cfg.kl_beta, logging_steps=1, log_completions=False)
+    from alignkit.online import ResumableGRPOTrainer, ResumableRLOOTrainer  # TRL's, resumable exactly
+
     if method == "grpo":
-        from trl import GRPOConfig, GRPOTrainer
+        from trl import GRPOConfig
 
-        return GRPOTrainer(args=GRPOConfig(**args), reward_funcs=[reward], **common)
-    from trl import RLOOConfig, RLOOTrainer
+        return ResumableGRPOTrainer(args=GRPOConfig(**args), reward_funcs=[reward], **common)
+    from trl import RLOOConfig
 
-    return RLOOTrainer(args=RLOOConfig(**args), reward_funcs=[reward], **common)
+    return ResumableRLOOTrainer(args=RLOOConfig(**args), reward_funcs=[reward], **common)

@@ -82,6 +82,9 @@ def test_listing_commands_print_json():
                                           "environment_feedback"}
     other = {s["name"]: s["kind"] for s in sig if s["kind"] in ("prompts", "experiment")}
     assert other == {"self_instruct": "prompts", "evol_instruct": "prompts", "weak_to_strong": "experiment"}
+    used = {s["name"]: s["recipes"] for s in sig}  # the method -> recipe mapping, both ways with `recipes`
+    assert "spin" in used["self_play"] and "self_rewarding" in used["self_judge"]
+    assert used["self_instruct"] == ["self_instruct"] and used["weak_to_strong"] == []
     rec = json.loads(run_cli("recipes", "--json").stdout)
     names = {r["name"] for r in rec}
     assert "verifiable_instructions" in names

@@ -7,6 +7,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -336,31 +337,44 @@ def serve(model: str = typer.Argument(..., help="model: `embedded`, a local path
         httpd.shutdown()
 
 
+def _builtin_recipes() -> list[tuple[Path, Any]]:
+    """Every recipe in the repository's recipes/, loaded (name order)."""
+    from alignkit.recipe import load_recipe
+
+    return [(path, load_recipe(path)) for path in sorted(repo_recipes_dir().glob("*.yaml"))]
+
+
 @app.command()
 def signals(as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
-    """List the alignment signals, then the methods that are prompt sources or experiment modules."""
+    """List the alignment signals, then the methods that are prompt sources or experiment modules,
+    each with the built-in recipes that use it."""
     from alignkit.data.prompts import SOURCE_METHODS
     from alignkit.experiments import describe_experiments
     from alignkit.signals.base import describe_signals
 
     # the signals, then the methods that are prompt sources (data/prompts.py) or experiment modules
     rows = describe_signals() + [dict(m) for m in SOURCE_METHODS] + describe_experiments()
+    used: dict[str, list[str]] = {}  # method name -> recipes naming it as a signal or a prompt source
+    for path, r in _builtin_recipes():
+        for name in {s.name for s in r.signals} | {r.prompts.source}:
+            used.setdefault(name, []).append(path.stem)
+    for row in rows:
+        row["recipes"] = used.get(row["name"], [])
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
     for r in rows:
         typer.echo(f"{r['name']:28} {r['source']:22} {r['kind']:10} {r['description']}")
+        typer.echo(f"{'':28} recipes: {', '.join(r['recipes']) or '-'}")
 
 
 @app.command()
 def recipes(as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
     """List built-in recipes by the survey family their signal comes from, with the training method."""
-    from alignkit.recipe import load_recipe
     from alignkit.signals.base import get_signal
 
     rows = []
-    for path in sorted(repo_recipes_dir().glob("*.yaml")):
-        r = load_recipe(path)
+    for path, r in _builtin_recipes():
         names = [s.name for s in r.signals]
         decides = r.build.signal if r.build.signal in names else names[0] if names else None  # builds the dataset
         rows.append({"name": path.stem, "path": str(path), "signals": names,

@@ -31,7 +31,8 @@ Layers, lowest first; a module may import from its own layer or a lower one:
 
 Imports sit at the top of a module, except where a lazy import saves real start-up time: a
 package in HEAVY (the ML stack, optional extras, data packages), or an alignkit module that loads
-one when imported. `cli` keeps its per-command imports (`alignkit --help` in ~60 ms, not ~350),
+one when imported. A package's `__init__.py`, which runs on the way to each of its submodules,
+keeps its lazy imports, and `cli` keeps its per-command imports (`alignkit --help` in ~60 ms, not ~350),
 and the sandbox's child process imports what it needs after its limits are set. --check reports
 any other import inside a function ("needless lazy import"). Imports in a `try:` body (optional
 packages) and under `if TYPE_CHECKING:` are not counted.
@@ -269,8 +270,8 @@ def needless_lazy(src: Path = SRC, package: str = PACKAGE) -> list[str]:
 
     out = []
     for m, tree in trees.items():
-        if m.removeprefix(package + ".") in LAZY_MODULES:
-            continue
+        if m.removeprefix(package + ".") in LAZY_MODULES or modules[m].name == "__init__.py":
+            continue  # a package's __init__ runs on the way to every submodule: it stays light
         top = {id(n) for n in _module_level(tree)}
         skip = {id(n) for node in ast.walk(tree) if isinstance(node, ast.Try) for b in node.body
                 for n in ast.walk(b)}  # optional imports: `try: import x / except ImportError`

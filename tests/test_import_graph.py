@@ -64,6 +64,7 @@ def test_lazy_imports_only_where_they_save_start_up_time(tmp_path):
         "pkg/light.py": "import json\n",
         "pkg/heavyish.py": "import torch\n",
         "pkg/cli.py": "def main():\n    import json\n",  # the entry keeps per-command imports
+        "pkg/sub/__init__.py": "def f():\n    import json\n",  # runs on the way to pkg.sub.*: stays light
         "pkg/user.py": (
             "def a():\n    import os\n"                      # stdlib: needless
             "def b():\n    from pkg import light\n"          # light alignkit module: needless

@@ -11,11 +11,11 @@ import sys
 import types
 from typing import Any
 
-from alignkit.evaluate.scores import evaluate
-
 
 class _CallableModule(types.ModuleType):
     def __call__(self, model: Any, benchmarks: str | list[str], **kwargs: Any) -> Any:
+        from alignkit.evaluate.scores import evaluate
+
         return evaluate(model, benchmarks, **kwargs)
 
 

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from alignkit.models.openai import OpenAIBackend
-from alignkit.models.vllm import VLLMBackend
-
 # specs that name their backend; any other spec (`embedded`, a path, a hub id) runs on transformers
 BACKEND_PREFIXES = ("openai:", "vllm:")
 
@@ -26,8 +23,12 @@ def load_backend(spec: str, batch_size: int = 32, dtype: str = "float32", device
     anything else (`embedded`, a local path, a hub id) -> the transformers backend, its weights in
     `dtype` (float32, bfloat16, float16), placed by `device_map`, with `chat_template` (file or string)."""
     if spec.startswith("openai:"):
+        from alignkit.models.openai import OpenAIBackend
+
         return OpenAIBackend.from_spec(spec)
     if spec.startswith("vllm:"):
+        from alignkit.models.vllm import VLLMBackend
+
         return VLLMBackend(spec, dtype=dtype)
     from alignkit.models.hf import HFBackend
 

@@ -290,6 +290,18 @@ def needless_lazy(src: Path = SRC, package: str = PACKAGE) -> list[str]:
     return out
 
 
+def import_share(src: Path = SRC, package: str = PACKAGE) -> tuple[int, int]:
+    """Every import statement of the package (any module), and how many sit below module level."""
+    total = inside = 0
+    for path in module_names(src, package).values():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        top = {id(n) for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))}
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                total, inside = total + 1, inside + (id(node) not in top)
+    return total, inside
+
+
 def problems(graph: Graph, layers: list[tuple[str, list[str]]] = LAYERS, package: str = PACKAGE) -> list[str]:
     """Every cycle (with the imports that close it), upward import and unplaced module, one text each."""
     lines = []
@@ -318,6 +330,8 @@ def main(argv: list[str] | None = None) -> int:
             members = [m for m in sorted(graph.modules) if layer_of(m) == i]
             print(f"{i} {name:9s} {', '.join(members)}")
         print(f"{len(graph.modules)} modules, {len(graph.edges)} imports of {PACKAGE}")
+        total, inside = import_share()
+        print(f"import statements: {total}, inside functions: {inside} ({inside / total:.0%})")
     for text in found:
         print(text)
     if args.check and not found:

@@ -78,13 +78,13 @@ def _last_checkpoint(output_dir: Path, method: str = "sft", args: Any = None) ->
     deleted: data/checkpoints.py). Online RL (grpo, rloo) resumes to the uninterrupted run's result
     through `online.py`, from a checkpoint where that run generates anew (`online.resumable`, always
     so with the default settings); from any other, it restarts from step 0 with the same seed."""
-    from alignkit.data.checkpoints import last_complete
+    from alignkit.data.checkpoints import checkpoint_step, last_complete
 
     found = last_complete(output_dir)
     if method in ONLINE and found is not None:
         from alignkit.online import resumable
 
-        step = int(Path(found).name.rpartition("-")[2])
+        step = checkpoint_step(Path(found))
         if not resumable(step, args):
             print(f"{method}: not resuming from {found}: step {step} falls between two generations (steps_per_"
                   "generation or num_iterations above their defaults), whose completions a checkpoint does not "

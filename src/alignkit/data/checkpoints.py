@@ -48,11 +48,12 @@ def is_complete(ckpt: Path) -> bool:
         state = json.loads((ckpt / "trainer_state.json").read_text())
     except (OSError, ValueError):
         return False
-    return (marker.get("step") == state.get("global_step") == _step(ckpt)
+    return (marker.get("step") == state.get("global_step") == checkpoint_step(ckpt)
             and marker.get("files") == _files(ckpt))
 
 
-def _step(ckpt: Path) -> int | None:
+def checkpoint_step(ckpt: Path) -> int | None:
+    """The training step a `checkpoint-N` directory was written at (None for any other name)."""
     tail = ckpt.name.removeprefix(PREFIX)
     return int(tail) if ckpt.name.startswith(PREFIX) and tail.isdigit() else None
 
@@ -62,7 +63,8 @@ def last_complete(output_dir: Path, log: Callable[[str], Any] = print) -> str | 
     Incomplete ones are deleted, so the Trainer never meets them again."""
     if not output_dir.is_dir():
         return None
-    ckpts = sorted((p for p in output_dir.iterdir() if p.is_dir() and _step(p) is not None), key=_step, reverse=True)
+    ckpts = sorted((p for p in output_dir.iterdir() if p.is_dir() and checkpoint_step(p) is not None),
+                   key=checkpoint_step, reverse=True)
     found = None
     for ckpt in ckpts:
         if found is None and is_complete(ckpt):

@@ -17,6 +17,7 @@ from pydantic import Field
 from alignkit.checks import constraints as C
 from alignkit.checks.answers import equivalent, final_answer
 from alignkit.checks.repairs import REPAIRS, answer_words, drop_sentences_with, repair, shorten, trim_unfinished
+from alignkit.checks.repetition import LOOP_TIMES, LOOP_WORDS, cut_loop, loops
 from alignkit.data.instructions import SPLITS, compose, draw_constraints
 from alignkit.data.phrasings import rephrase as reword
 from alignkit.errors import AlignkitError
@@ -54,13 +55,16 @@ class VerifiableInstructions(Signal):
         "Checks each candidate against the prompt's IFEval-style constraints (lm-eval's checkers): "
         "score 1.0 when all are followed, else 0.0; a second annotation gives the fraction followed. "
         "With require_complete, an answer cut off at the token limit fails; a degenerate answer "
-        "(under two words, or mostly repeated lines) always fails."
+        "(under two words, or mostly repeated lines) always fails. With loops, so does an answer that "
+        "repeats itself (a run of words that occurs three or more times)."
     )
 
     class Params(SignalParams):
         loose: bool = Field(False, description="IFEval's loose check: also try the answer without its first/last "
                             "line and without `*`")
         require_complete: bool = Field(False, description="an answer cut off at the token limit fails")
+        loops: bool = Field(False, description=f"an answer that repeats itself fails: a run of {LOOP_WORDS} words "
+                            f"that occurs {LOOP_TIMES} or more times (small models loop under greedy decoding)")
 
     p: Params
 
@@ -80,6 +84,8 @@ class VerifiableInstructions(Signal):
                     failed.append("unfinished (cut off at the token limit)")
                 if degenerate(cand.text):
                     failed.append("degenerate (too few words, or the same lines repeated)")
+                elif self.p.loops and loops(cand.text):
+                    failed.append("loops (repeats a run of words)")
                 rationale = "all constraints followed" if not failed else "failed: " + ", ".join(failed)
                 cand.annotations.append(Annotation(self.name, "score", float(not failed), rationale, provenance))
                 cand.annotations.append(Annotation(
@@ -117,11 +123,14 @@ class CheckerRevision(Signal):
                                "doing something: the task plus \"do not include keywords X, Y\", where X and Y "
                                "are words the answer itself uses; the answer without their sentences is chosen "
                                "over the unedited one (the other relabelled pairs all reward adding a form)")
+        unloop: bool = Field(False, description="an answer that repeats itself is cut where the loop starts, "
+                             "at the last full sentence before it, and then repaired or relabelled; the looping "
+                             "answer stays the unedited one, and the checker here fails loops")
 
     p: Params
 
     def annotate(self, groups: list[Group]) -> list[Group]:
-        checker = VerifiableInstructions()
+        checker = VerifiableInstructions(loops=self.p.unloop)
         limit, relabel, max_sentences = self.p.max_per_group, self.p.relabel, self.p.max_sentences
         for group in groups:
             specs = group.prompt.meta.get("constraints")
@@ -136,18 +145,15 @@ class CheckerRevision(Signal):
                     break
                 if degenerate(cand.text) or cand.origin.get("signal") == self.name:
                     continue
-                text = cand.text
-                if cand.origin.get("finish_reason") == "length":
-                    text = trim_unfinished(text)  # an answer cut off mid-sentence ends at its last full one
-                    if text is None:
-                        continue
-                elif all(C.check(c, text, base) for c in cons):
+                text, looped = _editable(cand, self.p.unloop)
+                if text is None or not looped and cand.origin.get("finish_reason") != "length" and all(
+                        C.check(c, text, base) for c in cons):
                     continue
                 failed = [s["id"] for s, c in zip(specs, cons) if not C.check(c, text, base)]
                 text = _revise(text, specs, cons, base, max_sentences)
                 if text is None or text in existing:
                     continue
-                critique = "fixed: " + ", ".join(failed or ["unfinished answer"])
+                critique = "fixed: " + ", ".join(["loop"] * looped + failed or ["unfinished answer"])
                 cand.annotations.append(Annotation(self.name, "critique", critique, critique, {"signal": self.name}))
                 new = Candidate(text, {"signal": self.name, "revised_from": k, **{
                     key: v for key, v in cand.origin.items() if key == "model"}})
@@ -173,7 +179,7 @@ class CheckerRevision(Signal):
         wording, or with the recipe's rephrase probability another one), X and Y words its answer
         uses; chosen, the answer without the sentences that use them; rejected, the answer as is."""
         task = group.prompt.meta.get("base_task")
-        source, answer = _source_answer(group)
+        source, answer, unedited_text = _source_answer(group, self.p.unloop)
         if not task or answer is None:
             return []
         for words in (answer_words(answer, 2), answer_words(answer, 1)):  # two words, else one
@@ -190,14 +196,14 @@ class CheckerRevision(Signal):
                         meta={**group.prompt.meta, "constraints": [con.as_dict()], "relabeled_from": group.prompt.id})
         origin = {"signal": self.name, "relabeled_from": group.prompt.id, "contrast": "forbidden_words",
                   **{key: v for key, v in source.origin.items() if key == "model"}}
-        unedited = Candidate(answer, dict(source.origin, relabeled_from=group.prompt.id))
+        unedited = Candidate(unedited_text, dict(source.origin, relabeled_from=group.prompt.id))
         return [Group(prompt, [Candidate(kept, origin), unedited])]
 
     def _relabel(self, group: Group, k: int, max_sentences: int | None) -> list[Group]:
         """New groups: the same task under k other constraint sets of its split, each holding the
         group's first model-written answer edited to comply, and the same answer unedited."""
         split, task = group.prompt.meta.get("split"), group.prompt.meta.get("base_task")
-        source, text = _source_answer(group)
+        source, text, unedited_text = _source_answer(group, self.p.unloop)
         if split not in SPLITS or not task or text is None:
             return []
         out, seen = [], {group.prompt.text}
@@ -214,18 +220,33 @@ class CheckerRevision(Signal):
             seen.add(prompt.text)
             origin = {"signal": self.name, "relabeled_from": group.prompt.id,
                       **{key: v for key, v in source.origin.items() if key == "model"}}
-            unedited = Candidate(text, dict(source.origin, relabeled_from=group.prompt.id))
+            unedited = Candidate(unedited_text, dict(source.origin, relabeled_from=group.prompt.id))
             out.append(Group(prompt, [Candidate(fixed, origin), unedited]))  # a pair differing only in form
         return out
 
 
-def _source_answer(group: Group) -> tuple[Candidate | None, str | None]:
-    """The group's first model-written, non-degenerate answer and its text, cut back to its last full
-    sentence when the token limit stopped it; (candidate, None) when too little would be left."""
+def _finished(cand: Candidate) -> str | None:
+    """The candidate's text, cut back to its last full sentence when the token limit stopped it;
+    None when too little would be left."""
+    return trim_unfinished(cand.text) if cand.origin.get("finish_reason") == "length" else cand.text
+
+
+def _editable(cand: Candidate, unloop: bool) -> tuple[str | None, bool]:
+    """The text to repair and whether a loop was cut from it: with unloop, a looping answer up to
+    where the loop starts; otherwise the finished answer."""
+    if unloop and loops(cand.text):
+        return cut_loop(cand.text), True
+    return _finished(cand), False
+
+
+def _source_answer(group: Group, unloop: bool = False) -> tuple[Candidate | None, str | None, str | None]:
+    """The group's first model-written, non-degenerate answer, the text to edit from it (see
+    `_editable`) and its unedited text (finished); texts are None when too little would be left."""
     source = next((c for c in group.candidates if "signal" not in c.origin and not degenerate(c.text)), None)
     if source is None:
-        return None, None
-    return source, trim_unfinished(source.text) if source.origin.get("finish_reason") == "length" else source.text
+        return None, None, None
+    unedited = _finished(source)
+    return source, _editable(source, unloop)[0] if unedited is not None else None, unedited
 
 
 def _revise(text: str, specs: list[dict], cons: list[C.Constraint], task: str, max_sentences: int | None) -> str | None:

@@ -88,3 +88,29 @@ def test_freeze_below_trains_only_the_head_and_top_blocks(tiny_model_dir):
     assert trainable == {"score", "model.layers.1", "model"}  # head, top block, final norm
     assert not any(p.requires_grad for n, p in model.named_parameters() if n.startswith("model.layers.0"))
     assert not model.model.embed_tokens.weight.requires_grad and model.model.norm.weight.requires_grad
+
+
+def test_early_stopping_keeps_the_weights_that_agree_best_with_held_out_weak_labels(tiny_model_dir, tmp_path):
+    rows = w2s.statements(48, 0, "w2s_train", "greater")
+    held = [t for t, _ in rows[:16]]
+    weak = [1 - y if i % 4 == 0 else y for i, (_, y) in enumerate(rows[:16])]  # labels with a quarter wrong
+    model, tok = w2s.train_classifier(str(tiny_model_dir), [t for t, _ in rows[16:]],
+                                      [[1.0 - y, float(y)] for _, y in rows[16:]],
+                                      w2s.Stage(epochs=2, batch_size=8, learning_rate=1e-3, top_layers=1), 0,
+                                      tmp_path, early_stop=(held, weak), eval_every=1)
+    history = model.early_stop_history
+    assert [s for s, _ in history] == list(range(1, 9))  # 32 rows / 8 per step x 2 epochs, scored each step
+    assert w2s.accuracy(w2s.predict(model, tok, held), weak) == pytest.approx(max(a for _, a in history), abs=1e-4)
+
+
+def test_students_choose_which_strong_models_train_and_each_variant_gets_a_pgr(tiny_model_dir, tmp_path):
+    cfg = w2s.Config(weak="minilm", strong=str(tiny_model_dir), n_weak_train=32, n_w2s_train=40, n_test=16,
+                     weak_stage=w2s.Stage(epochs=1, batch_size=16),
+                     strong_stage=w2s.Stage(epochs=1, batch_size=16, top_layers=1),
+                     students=("ceiling", "w2s_early", "w2s_hard"))
+    res = w2s.run_seed(cfg, 0, tmp_path, log=lambda *_: None)
+    assert "w2s" not in res and "w2s_aux" not in res
+    assert res["w2s_early_stops"] and "w2s_hard_stops" not in res
+    for name, key in (("w2s_early", "pgr_early"), ("w2s_hard", "pgr_hard")):
+        assert res[key] == pytest.approx(w2s.pgr(res["weak"], res[name], res["ceiling"]), nan_ok=True)
+    assert w2s.summary_keys([res]) == ["weak", "ceiling", "w2s_early", "w2s_hard", "pgr_early", "pgr_hard"]

@@ -174,9 +174,42 @@ def freeze_below(model, k: int) -> None:
         body.norm.requires_grad_(True)
 
 
+def _keep_best(model, tok, texts: list[str], labels: list[int], every: int):
+    """A Trainer callback for early stopping without ground truth: every `every` steps it scores the
+    model's agreement with held-out *weak* labels, keeps a copy of the best weights (the earliest of
+    equals) and loads them when training ends."""
+    from transformers import TrainerCallback
+
+    class KeepBest(TrainerCallback):
+        def __init__(self):
+            self.best, self.state, self.history = -1.0, None, []
+
+        def _score(self, step: int) -> None:
+            agree = accuracy(predict(model, tok, texts), labels)
+            model.train()
+            self.history.append((step, round(agree, 4)))
+            if agree > self.best:
+                self.best = agree
+                self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+        def on_step_end(self, args, state, control, **kw):
+            if state.global_step % every == 0:
+                self._score(state.global_step)
+
+        def on_train_end(self, args, state, control, **kw):
+            if not self.history or self.history[-1][0] != state.global_step:
+                self._score(state.global_step)
+            model.load_state_dict(self.state)
+
+    return KeepBest()
+
+
 def train_classifier(spec: str, texts: list[str], soft: list[list[float]], stage: Stage, seed: int,
-                     work: Path, aux_coef: float = 0.0):
-    """Fine-tune a fresh classifier on (text, [p0, p1]) rows with the Trainer; returns (model, tokenizer)."""
+                     work: Path, aux_coef: float = 0.0, early_stop: tuple[list[str], list[int]] | None = None,
+                     eval_every: int = 6):
+    """Fine-tune a fresh classifier on (text, [p0, p1]) rows with the Trainer; returns (model, tokenizer).
+    With `early_stop` = (texts, weak labels), the weights that agree best with those held-out labels
+    are kept (`model.early_stop_history` lists (step, agreement))."""
     from datasets import Dataset
     from transformers import DataCollatorWithPadding, TrainingArguments
 
@@ -189,9 +222,11 @@ def train_classifier(spec: str, texts: list[str], soft: list[list[float]], stage
                              per_device_train_batch_size=stage.batch_size, lr_scheduler_type="cosine",
                              warmup_steps=0.05, weight_decay=0.0, logging_steps=10, save_strategy="no",
                              report_to="none", seed=seed, dataloader_num_workers=0, disable_tqdm=True)
+    keep = _keep_best(model, tok, *early_stop, every=eval_every) if early_stop else None
     trainer = _trainer_class()(model=model, args=args, train_dataset=ds, aux_coef=aux_coef,
-                               data_collator=DataCollatorWithPadding(tok))
+                               data_collator=DataCollatorWithPadding(tok), callbacks=[keep] if keep else None)
     trainer.train()
+    model.early_stop_history = keep.history if keep else None
     return model, tok
 
 
@@ -263,6 +298,18 @@ class Config:
     # Full fine-tuning: with only the top 4 blocks (lr 1e-3) the ceiling stayed at chance (docs/results.md).
     strong_stage: Stage = field(default_factory=lambda: Stage(epochs=2, learning_rate=5e-5, batch_size=32))
     aux_coef: float = 0.5
+    # Which strong students to train: the ceiling (ground truth) and weak-to-strong variants, each
+    # scored by PGR (`pgr` + the name after "w2s"): plain soft labels, + the confidence loss, soft
+    # labels with early stopping on a held-out fifth of the weak labels, hard weak labels.
+    students: tuple[str, ...] = ("ceiling", "w2s", "w2s_aux")
+    early_stop_frac: float = 0.2
+
+
+STUDENTS = ("ceiling", "w2s", "w2s_aux", "w2s_early", "w2s_hard")
+
+
+def pgr_key(student: str) -> str:
+    return "pgr" + student[len("w2s"):]
 
 
 def run_seed(cfg: Config, seed: int, work: Path, log=print) -> dict[str, Any]:
@@ -282,25 +329,39 @@ def run_seed(cfg: Config, seed: int, work: Path, log=print) -> dict[str, Any]:
     log(f"seed {seed}: weak {res['weak']:.3f} {res['by_kind']['weak']} "
         f"(labels on B {res['weak_label_accuracy']:.3f}, {time.time() - t:.0f} s)")
     del weak
-    runs = {"ceiling": (onehot([y for _, y in b]), 0.0), "w2s": ([[1 - p, p] for p in soft], 0.0),
-            "w2s_aux": ([[1 - p, p] for p in soft], cfg.aux_coef)}
-    for name, (labels, aux) in runs.items():
+    texts, weak_soft = [x for x, _ in b], [[1 - p, p] for p in soft]
+    held = int(len(b) * cfg.early_stop_frac)  # w2s_early learns from the rest; its stop reads only weak labels
+    runs = {"ceiling": (texts, onehot([y for _, y in b]), 0.0, None), "w2s": (texts, weak_soft, 0.0, None),
+            "w2s_aux": (texts, weak_soft, cfg.aux_coef, None),
+            "w2s_early": (texts[held:], weak_soft[held:], 0.0, (texts[:held], [int(p >= 0.5) for p in soft[:held]])),
+            "w2s_hard": (texts, onehot([int(p >= 0.5) for p in soft]), 0.0, None)}
+    for name in cfg.students:
         t = time.time()
-        model, tok = train_classifier(cfg.strong, [x for x, _ in b], labels, cfg.strong_stage, seed,
-                                      work / name, aux_coef=aux)
+        x, labels, aux, stop = runs[name]
+        model, tok = train_classifier(cfg.strong, x, labels, cfg.strong_stage, seed, work / name, aux_coef=aux,
+                                      early_stop=stop)
         probs = predict(model, tok, test_x)
         res[name], res["by_kind"][name] = accuracy(probs, test_y), accuracy_by_kind(probs, c)
         res[f"{name}_seconds"] = round(time.time() - t, 1)
+        if model.early_stop_history:
+            res[f"{name}_stops"] = model.early_stop_history
         log(f"seed {seed}: {name} {res[name]:.3f} {res['by_kind'][name]} ({res[f'{name}_seconds']:.0f} s)")
         del model
-    res["pgr"] = pgr(res["weak"], res["w2s"], res["ceiling"])
-    res["pgr_aux"] = pgr(res["weak"], res["w2s_aux"], res["ceiling"])
+    for name in cfg.students:
+        if name.startswith("w2s") and "ceiling" in cfg.students:
+            res[pgr_key(name)] = pgr(res["weak"], res[name], res["ceiling"])
     return res
+
+
+def summary_keys(per_seed: list[dict[str, Any]]) -> list[str]:
+    """The accuracies and PGRs every seed has, in STUDENTS order."""
+    keys = ["weak", *STUDENTS, *(pgr_key(s) for s in STUDENTS if s.startswith("w2s"))]
+    return [k for k in keys if all(k in r for r in per_seed)]
 
 
 def summarize(per_seed: list[dict[str, Any]]) -> dict[str, Any]:
     out = {}
-    for key in ("weak", "ceiling", "w2s", "w2s_aux", "pgr", "pgr_aux"):
+    for key in summary_keys(per_seed):
         m, ci = mean_ci([r[key] for r in per_seed])
         out[key] = {"mean": m, "ci95": ci, "per_seed": [r[key] for r in per_seed]}
     return out
@@ -323,9 +384,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--strong-top-layers", type=int, default=d.strong_stage.top_layers,
                    help="train only the top k blocks (0: all)")
     p.add_argument("--aux-coef", type=float, default=d.aux_coef)
+    p.add_argument("--students", nargs="+", choices=STUDENTS, default=list(d.students),
+                   help="strong students to train (PGR needs the ceiling): w2s_early stops on a held-out fifth "
+                        "of the weak labels, w2s_hard learns the weak labels rounded")
     args = p.parse_args(argv)
     cfg = Config(weak=args.weak, strong=args.strong, task=args.task, n_weak_train=args.n[0], n_w2s_train=args.n[1],
-                 n_test=args.n[2], aux_coef=args.aux_coef,
+                 n_test=args.n[2], aux_coef=args.aux_coef, students=tuple(args.students),
                  strong_stage=Stage(epochs=args.strong_epochs, learning_rate=args.strong_lr,
                                     batch_size=d.strong_stage.batch_size,
                                     top_layers=args.strong_top_layers))
@@ -333,9 +397,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     t0, per_seed = time.time(), []
     for seed in args.seeds:
-        done = out / f"seed{seed}.json"  # a finished seed is not redone
-        if done.is_file():
-            per_seed.append(json.loads(done.read_text()))
+        done = out / f"seed{seed}.json"  # a finished seed is not redone (unless it lacks a student asked for)
+        if done.is_file() and all(k in (old := json.loads(done.read_text())) for k in cfg.students):
+            per_seed.append(old)
             continue
         per_seed.append(run_seed(cfg, seed, out / "work" / f"seed{seed}"))
         done.write_text(json.dumps(per_seed[-1], indent=2))
@@ -343,7 +407,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
               "wall_seconds": round(time.time() - t0, 1)}
     (out / "report.json").write_text(json.dumps(report, indent=2))
     s = report["summary"]
-    for key in ("weak", "ceiling", "w2s", "w2s_aux", "pgr", "pgr_aux"):
+    for key in s:
         print(f"{key:8} {s[key]['mean']:.3f}  95% CI [{s[key]['ci95'][0]:.3f}, {s[key]['ci95'][1]:.3f}]  "
               f"per seed {', '.join(f'{v:.3f}' for v in s[key]['per_seed'])}")
     return report

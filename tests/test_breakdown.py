@@ -74,6 +74,8 @@ def test_lengths_in_words(bd):
     long = length_stats(["word " * 150, "word " * 149, "", "a b"])
     assert long["share_ge_150"] == 0.25 and long["n"] == 4
     assert length_stats([]) == {"n": 0}
+    looping = length_stats(["I can help you with that today. " * 5, "A plain short answer."])
+    assert looping["share_looping"] == 0.5 and long["share_looping"] == 0.5  # "word word word ..." loops too
 
 
 def test_items_without_their_prompt_and_benchmarks_without_constraints():

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from alignkit.checks.constraints import Constraint, check
+from alignkit.checks.repetition import loops
 from alignkit.evaluate.benchmarks import BENCHMARKS
 from alignkit.evaluate.stats import paired_summary
 from alignkit.types import Prompt
@@ -36,13 +37,15 @@ def words(text: str) -> int:
 
 
 def length_stats(responses: list[str]) -> dict[str, Any]:
-    """The distribution of answer lengths in words."""
+    """The distribution of answer lengths in words, and the share of answers that loop (repeat a run
+    of words until they stop: the other way a small model degenerates)."""
     n = np.asarray([words(r) for r in responses], dtype=float)
     if len(n) == 0:
         return {"n": 0}
     p10, p25, median, p75, p90 = (float(v) for v in np.percentile(n, [10, 25, 50, 75, 90]))
     return {"n": len(n), "mean": float(n.mean()), "median": median, "p10": p10, "p25": p25, "p75": p75,
-            "p90": p90, f"share_ge_{LONG_ANSWER_WORDS}": float((n >= LONG_ANSWER_WORDS).mean())}
+            "p90": p90, f"share_ge_{LONG_ANSWER_WORDS}": float((n >= LONG_ANSWER_WORDS).mean()),
+            "share_looping": float(np.mean([loops(r) for r in responses]))}
 
 
 def constraint_table(prompts: dict[str, Prompt], before: list[dict], after: list[dict], *,
@@ -128,15 +131,16 @@ def summary_line(name: str, bd: dict[str, Any]) -> str:
 def markdown(name: str, bd: dict[str, Any], split: str | None = None) -> str:
     """The breakdown as markdown tables (for docs/results.md)."""
     lines = [f"### {name}" + (f" ({split})" if split else ""), "", "Answer length in words:", "",
-             f"| | n | mean | p10 | p25 | median | p75 | p90 | share ≥ {LONG_ANSWER_WORDS} words |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             f"| | n | mean | p10 | p25 | median | p75 | p90 | share ≥ {LONG_ANSWER_WORDS} words | share looping |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for label in ("before", "after"):
         s = bd["length"][label]
         if not s.get("n"):
-            lines.append(f"| {label} | 0 | | | | | | | |")
+            lines.append(f"| {label} | 0 | | | | | | | | |")
             continue
+        looping = f"{s['share_looping']:.3f}" if "share_looping" in s else ""  # absent in older reports
         lines.append(f"| {label} | {s['n']} | {s['mean']:.1f} | {s['p10']:.0f} | {s['p25']:.0f} | {s['median']:.0f} "
-                     f"| {s['p75']:.0f} | {s['p90']:.0f} | {s[f'share_ge_{LONG_ANSWER_WORDS}']:.3f} |")
+                     f"| {s['p75']:.0f} | {s['p90']:.0f} | {s[f'share_ge_{LONG_ANSWER_WORDS}']:.3f} | {looping} |")
     c = bd.get("constraints")
     if c and not c["matched_items"]:
         lines += ["", f"No item matched the benchmark's regenerated prompts ({c['unmatched_items']} items): no "

@@ -140,9 +140,10 @@ def _breakdown_section(report: dict) -> str:
             st = bd["length"][label]
             rows.append([f"<td>{label}</td>", _td(st.get("n"))] + [
                 f'<td class="num">{st[k]:.1f}</td>' if k in st else "<td></td>"
-                for k in ("mean", "p10", "p25", "median", "p75", "p90")] + [_td(st.get(share))])
+                for k in ("mean", "p10", "p25", "median", "p75", "p90")] + [_td(st.get(share)),
+                                                                            _td(st.get("share_looping"))])
         parts.append(_table(["answer length (words)", "n", "mean", "p10", "p25", "median", "p75", "p90",
-                             f"share ≥ {LONG_ANSWER_WORDS}"], rows))
+                             f"share ≥ {LONG_ANSWER_WORDS}", "share looping"], rows))
         c = bd.get("constraints")
         if not c:
             continue

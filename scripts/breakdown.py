@@ -2,8 +2,8 @@
 distribution before and after, and for instruction benchmarks every constraint type (items, followed
 before and after, the change with its paired 95% CI, losses marked).
 
-Reads report.json's `breakdown` (written by `alignkit run` since issue 24). For an older run it is
-computed from the stored evaluation items: the final model is the run's `after` evaluation (or its
+Reads report.json's `breakdown` (written by `alignkit run` since issue 24). For an older run (or one
+written before the share of looping answers was added) it is computed from the stored evaluation items: the final model is the run's `after` evaluation (or its
 last `itK`), and the prompts are regenerated with --seed (the recipe's evaluate.seed, default 0) and
 as many items as the run stored.
 
@@ -43,7 +43,8 @@ def main() -> None:
     names = [args.bench] if args.bench else list(report.get("benchmarks", {}))
     breakdown = report.get("breakdown") or {}
     for name in names:
-        if name not in breakdown:
+        stale = name in breakdown and "share_looping" not in breakdown[name]["length"]["before"]  # before session 16
+        if name not in breakdown or stale:
             if name not in report.get("benchmarks", {}):
                 sys.exit(f"{args.run}: the run did not evaluate {name!r} (it has: {', '.join(report['benchmarks'])})")
             breakdown[name] = run_breakdown(args.run, [name], final_label(args.run, name),

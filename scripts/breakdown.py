@@ -2,10 +2,10 @@
 distribution before and after, and for instruction benchmarks every constraint type (items, followed
 before and after, the change with its paired 95% CI, losses marked).
 
-Reads report.json's `breakdown` (written by `alignkit run` since issue 24). For an older run (or one
-written before the share of looping answers was added) it is computed from the stored evaluation items: the final model is the run's `after` evaluation (or its
-last `itK`), and the prompts are regenerated with --seed (the recipe's evaluate.seed, default 0) and
-as many items as the run stored.
+Reads report.json's `breakdown` (written by `alignkit run` since issue 24). For an older run, or one
+written before the share of looping answers was added, it is computed from the stored evaluation
+items: the final model is the run's `after` evaluation (or its last `itK`), and the prompts are
+regenerated with --seed (the recipe's evaluate.seed, default 0) and as many items as the run stored.
 
     python scripts/breakdown.py RUN_DIR [--bench NAME] [--seed S]
 """

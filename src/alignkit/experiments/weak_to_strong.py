@@ -329,12 +329,12 @@ def run_seed(cfg: Config, seed: int, work: Path, log=print) -> dict[str, Any]:
     log(f"seed {seed}: weak {res['weak']:.3f} {res['by_kind']['weak']} "
         f"(labels on B {res['weak_label_accuracy']:.3f}, {time.time() - t:.0f} s)")
     del weak
-    texts, weak_soft = [x for x, _ in b], [[1 - p, p] for p in soft]
+    texts, weak_soft, weak_hard = [x for x, _ in b], [[1 - p, p] for p in soft], [int(p >= 0.5) for p in soft]
     held = int(len(b) * cfg.early_stop_frac)  # w2s_early learns from the rest; its stop reads only weak labels
     runs = {"ceiling": (texts, onehot([y for _, y in b]), 0.0, None), "w2s": (texts, weak_soft, 0.0, None),
             "w2s_aux": (texts, weak_soft, cfg.aux_coef, None),
-            "w2s_early": (texts[held:], weak_soft[held:], 0.0, (texts[:held], [int(p >= 0.5) for p in soft[:held]])),
-            "w2s_hard": (texts, onehot([int(p >= 0.5) for p in soft]), 0.0, None)}
+            "w2s_early": (texts[held:], weak_soft[held:], 0.0, (texts[:held], weak_hard[:held])),
+            "w2s_hard": (texts, onehot(weak_hard), 0.0, None)}
     for name in cfg.students:
         t = time.time()
         x, labels, aux, stop = runs[name]

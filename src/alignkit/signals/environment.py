@@ -146,8 +146,8 @@ class CheckerRevision(Signal):
                 if degenerate(cand.text) or cand.origin.get("signal") == self.name:
                     continue
                 text, looped = _editable(cand, self.p.unloop)
-                if text is None or not looped and cand.origin.get("finish_reason") != "length" and all(
-                        C.check(c, text, base) for c in cons):
+                if text is None or (not looped and cand.origin.get("finish_reason") != "length" and all(
+                        C.check(c, text, base) for c in cons)):
                     continue
                 failed = [s["id"] for s, c in zip(specs, cons) if not C.check(c, text, base)]
                 text = _revise(text, specs, cons, base, max_sentences)
@@ -234,8 +234,8 @@ def _finished(cand: Candidate) -> str | None:
 def _editable(cand: Candidate, unloop: bool) -> tuple[str | None, bool]:
     """The text to repair and whether a loop was cut from it: with unloop, a looping answer up to
     where the loop starts; otherwise the finished answer."""
-    if unloop and loops(cand.text):
-        return cut_loop(cand.text), True
+    if unloop and (cut := cut_loop(cand.text)) != cand.text:  # one scan: cut_loop returns the text itself if no loop
+        return cut, True
     return _finished(cand), False
 
 
@@ -246,7 +246,9 @@ def _source_answer(group: Group, unloop: bool = False) -> tuple[Candidate | None
     if source is None:
         return None, None, None
     unedited = _finished(source)
-    return source, _editable(source, unloop)[0] if unedited is not None else None, unedited
+    if unedited is None:
+        return source, None, None
+    return source, _editable(source, unloop)[0], unedited
 
 
 def _revise(text: str, specs: list[dict], cons: list[C.Constraint], task: str, max_sentences: int | None) -> str | None:

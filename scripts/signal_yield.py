@@ -2,7 +2,8 @@
 generation (samples, tokens by the base tokenizer, answers cut at the token limit), how often the
 policy's own samples pass the checker (overall, per prompt, per constraint type), and where the
 preference pairs' chosen answers come from (an on-policy sample, a checker repair, a relabelled or
-a contrast answer).
+a contrast answer); how many samples and pair answers loop (checks/repetition.py), and the pairs'
+mean answer length in words.
 
     python scripts/signal_yield.py RUN [--signal verifiable_instructions]
 """
@@ -13,6 +14,7 @@ import argparse
 from collections import Counter, defaultdict
 from pathlib import Path
 
+from alignkit.checks.repetition import loops
 from alignkit.data.store import Stage
 
 
@@ -40,7 +42,8 @@ def main() -> None:
     tok = AutoTokenizer.from_pretrained(resolve_model_path("embedded"))
     tokens = sum(len(tok(c.text, add_special_tokens=False).input_ids) for c in cands)
     cut = sum(c.origin.get("finish_reason") == "length" for c in cands)
-    print(f"generation: {len(cands)} samples, {tokens} tokens, {cut} cut at the token limit")
+    print(f"generation: {len(cands)} samples, {tokens} tokens, {cut} cut at the token limit, "
+          f"{sum(loops(c.text) for c in cands)} looping")
 
     groups = Stage.existing(args.run, "annotate").read_groups()
     real = [g for g in groups if "relabeled_from" not in g.prompt.meta]
@@ -66,7 +69,11 @@ def main() -> None:
         origin = next((c.origin for c in g.candidates if c.text == row["chosen"][0]["content"]), None)
         prompt = "relabelled prompt" if "relabeled_from" in g.prompt.meta else "real prompt"
         chosen[(prompt, source_of(origin) if origin is not None else "?")] += 1
-    print(f"pairs: {len(rows)}; chosen answer by source:")
+    looping = {side: sum(loops(row[side][0]["content"]) for row in rows) for side in ("chosen", "rejected")}
+    words = {side: sum(len(row[side][0]["content"].split()) for row in rows) / max(len(rows), 1)
+             for side in ("chosen", "rejected")}
+    print(f"pairs: {len(rows)} ({looping['chosen']} chosen and {looping['rejected']} rejected answers loop; "
+          f"mean words {words['chosen']:.0f} chosen, {words['rejected']:.0f} rejected); chosen answer by source:")
     for (prompt, source), count in sorted(chosen.items()):
         print(f"  {prompt:18s} {source:9s} {count}")
 

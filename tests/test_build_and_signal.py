@@ -54,6 +54,20 @@ def test_preference_pairs_best_against_worst_with_tiebreak():
                             tiebreak="verifiable_instructions.partial") == []
 
 
+def test_preference_pairs_up_to_max_per_prompt_ranked_inward():
+    g = _annotated(['"A cat purrs"', "A cat, purring", '"A cat naps"', "A cat, napping", "A cat naps"])
+    one = build_preference([g], "verifiable_instructions", tiebreak="verifiable_instructions.partial")
+    assert len(one) == 1  # the default keeps one pair per prompt
+    rows = build_preference([g], "verifiable_instructions", tiebreak="verifiable_instructions.partial",
+                            max_per_prompt=4)
+    # best vs worst, second best vs second worst; 5 candidates hold 2 disjoint pairs
+    assert [(r["chosen"][0]["content"], r["rejected"][0]["content"]) for r in rows] == [
+        ('"A cat purrs"', "A cat, napping"), ('"A cat naps"', "A cat, purring")]
+    # a pair whose two sides score the same is not made: here the second pair would tie
+    tied = _annotated(['"A cat purrs"', "A, cat", "A cat, naps", "A, dog"])
+    assert len(build_preference([tied], "verifiable_instructions", max_per_prompt=2)) == 1
+
+
 def test_kto_labels():
     g = _annotated(['"ok then"', "no, quotes"])
     rows = build_kto([g], "verifiable_instructions")

@@ -43,21 +43,21 @@ def build_sft(groups: list[Group], signal: str, min_score: float = 1.0, max_per_
 
 
 def build_preference(groups: list[Group], signal: str, tiebreak: str | None = None,
-                     min_score: float | None = None) -> list[dict]:
-    """One pair per group: the best candidate against the worst, when they differ.
-    With `min_score`, the chosen one must reach it."""
+                     min_score: float | None = None, max_per_prompt: int = 1) -> list[dict]:
+    """Up to `max_per_prompt` pairs per group: the best candidate against the worst, the second
+    best against the second worst, and so on, while the two differ. With `min_score`, a chosen
+    one must reach it."""
     rows = []
     for g in groups:
         ranked = _ranked(g, signal, tiebreak)
-        if len(ranked) < 2:
-            continue
-        best, worst = ranked[0], ranked[-1]
-        if _key(best, signal, tiebreak) <= _key(worst, signal, tiebreak):
-            continue
-        if min_score is not None and float(best.value(signal)) < min_score:
-            continue
-        rows.append({"id": g.id, "prompt": g.prompt.messages,
-                     "chosen": _assistant(best.text), "rejected": _assistant(worst.text)})
+        for i in range(min(max_per_prompt, len(ranked) // 2)):
+            best, worst = ranked[i], ranked[-1 - i]
+            if _key(best, signal, tiebreak) <= _key(worst, signal, tiebreak):
+                break
+            if min_score is not None and float(best.value(signal)) < min_score:
+                break
+            rows.append({"id": g.id, "prompt": g.prompt.messages,
+                         "chosen": _assistant(best.text), "rejected": _assistant(worst.text)})
     return rows
 
 
@@ -75,7 +75,7 @@ def build(kind: str, groups: list[Group], signal: str, *, min_score: float = 1.0
     if kind == "sft":
         return build_sft(groups, signal, min_score, max_per_prompt, tiebreak)
     if kind == "preference":
-        return build_preference(groups, signal, tiebreak)
+        return build_preference(groups, signal, tiebreak, max_per_prompt=max_per_prompt)
     if kind == "kto":
         return build_kto(groups, signal, min_score)
     raise ValueError(f"unknown dataset kind {kind!r}")

@@ -171,3 +171,41 @@ def test_base_model_stops_are_written_once_and_end_generation(tiny_model_dir, tm
     first = int(backend.model(**prompt).logits[0, -1].argmax())  # the greedy first token
     backend.model.generation_config.eos_token_id = [ids[0], first]  # a list, as a converted base model has
     assert backend.generate(CONVS[:1], greedy, details=True)[0] == [("", "stop")]
+
+
+def _context_convs():
+    """Conversations behind one long shared context (an in-context alignment prompt), of
+    different lengths, so batches pad between the shared part and each row's own tokens."""
+    system = "You are a careful assistant. Answer briefly and follow every instruction. " * 6
+    asks = ["Say hi.", "Name a colour you like and say why in one short sentence.", "2 + 2?",
+            "Write three words about the sea, each on its own line, all in lowercase letters.", "Why?"]
+    return [[{"role": "system", "content": system}, {"role": "user", "content": a}] for a in asks]
+
+
+def test_generation_runs_a_shared_context_once_with_the_same_answers(sharp):
+    """The shared context is computed once and each batch continues copies of its cache; greedy and
+    seeded sampled answers must equal those of plain left-padded generation (batch 3 < 5 rows)."""
+    import alignkit.models.hf as hf
+
+    convs = _context_convs()
+    ids = [sharp.tokenizer(sharp._render(c), add_special_tokens=False).input_ids for c in convs]
+    root = hf._shared_root(ids, sharp.generate_prefix_min)
+    assert root >= hf.GENERATE_PREFIX_MIN  # the fast path is taken
+    prefix = sharp._forward(None, [], [ids[0][:root]], cache=True)
+    assert hf._cache_kw(sharp.model) in sharp._generation_inputs(ids[:3], root, prefix)
+    plain = HFBackend(sharp.name, model=sharp.model, tokenizer=sharp.tokenizer, batch_size=sharp.batch_size,
+                      generate_prefix_min=10**9)
+    for sampling in (Sampling(n=1, temperature=0.0, max_new_tokens=12), Sampling(n=2, temperature=1.0,
+                                                                                  max_new_tokens=12, seed=3)):
+        got = sharp.generate(convs, sampling, details=True)
+        assert got == plain.generate(convs, sampling, details=True)
+        assert len({text for row in got for text, _ in row}) > 3  # the rows really differ
+
+
+def test_shared_root_leaves_each_row_a_token_and_ignores_short_prefixes():
+    import alignkit.models.hf as hf
+
+    assert hf._shared_root([[1, 2, 3, 4], [1, 2, 3, 4, 5]], 2) == 3  # the shorter row keeps token 4
+    assert hf._shared_root([[1, 2, 3, 9], [1, 2, 3, 4, 5]], 2) == 3
+    assert hf._shared_root([[1, 2, 3, 9], [1, 2, 3, 4, 5]], 4) == 0  # too short to be worth a cache
+    assert hf._shared_root([[7, 2], [1, 2]], 1) == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import inspect
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,10 +16,14 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, P
 from alignkit.errors import AlignkitError
 from alignkit.models.base import Messages, Sampling
 from alignkit.models.embedded import resolve_model_path
-from alignkit.models.prefix import plan
+from alignkit.models.prefix import common_prefix, plan
 from alignkit.models.templates import NO_TEMPLATE_FIX, chat_template_text
 
 SHARED_PREFIX_MIN = 16  # tokens; a shorter common prefix is recomputed per row (HFBackend's default)
+# Generation runs a prefix that every prompt of a call shares (an in-context alignment context, a long
+# system prompt) once, when it is at least this long; chat templates' own shared opening (a default
+# system turn, ~20-30 tokens) stays below it, so plain generation computes exactly as before.
+GENERATE_PREFIX_MIN = 64
 
 
 def load_model_and_tokenizer(spec: str, dtype: str = "float32", device_map: str | dict | None = None,
@@ -66,12 +71,15 @@ class HFBackend:
 
     def __init__(self, spec: str, *, batch_size: int = 32, model=None, tokenizer=None, dtype: str = "float32",
                  device_map: str | dict | None = None, chat_template: str | None = None,
-                 shared_prefix_min: int = SHARED_PREFIX_MIN, shared_prefix_groups: bool = True):
+                 shared_prefix_min: int = SHARED_PREFIX_MIN, shared_prefix_groups: bool = True,
+                 generate_prefix_min: int = GENERATE_PREFIX_MIN):
         """`shared_prefix_min`: the shortest common prefix (tokens) that log-prob scoring runs once;
         `shared_prefix_groups` False caches only the prefix all rows share, not each group's
-        (bench/judging.py compares both; 10**9 turns sharing off)."""
+        (bench/judging.py compares both; 10**9 turns sharing off). `generate_prefix_min`: the same
+        for generation, where only the prefix all prompts of a call share is run once."""
         self.name = spec
         self.shared_prefix_min, self.shared_prefix_groups = shared_prefix_min, shared_prefix_groups
+        self.generate_prefix_min = generate_prefix_min
         if model is None:
             model, tokenizer = load_model_and_tokenizer(spec, dtype, device_map, chat_template)
         self.model, self.tokenizer = model, tokenizer
@@ -110,15 +118,16 @@ class HFBackend:
                  details: bool = False) -> list[list[str]] | list[list[tuple[str, str]]]:
         """`generate` on raw, already rendered texts (e.g. Magpie's bare user-turn prefix)."""
         jobs = [(i, k) for i in range(len(texts)) for k in range(sampling.n)]
-        lengths = [len(self.tokenizer(t, add_special_tokens=False).input_ids) for t in texts]
-        jobs.sort(key=lambda job: (lengths[job[0]], job[0], job[1]))
+        ids = [self.tokenizer(t, add_special_tokens=False).input_ids for t in texts]
+        jobs.sort(key=lambda job: (len(ids[job[0]]), job[0], job[1]))
         out: list[list] = [["" for _ in range(sampling.n)] for _ in texts]
         stops = {self.tokenizer.eos_token_id, *self._turn_ends()} - {None}
         greedy = sampling.temperature <= 0
+        root = _shared_root(ids, self.generate_prefix_min)
+        prefix = self._forward(None, [], [ids[0][:root]], cache=True) if root else None
         for start in range(0, len(jobs), self.batch_size):
             batch = jobs[start : start + self.batch_size]
-            enc = self.tokenizer([texts[i] for i, _ in batch], return_tensors="pt", padding=True,
-                                 add_special_tokens=False).to(self.model.device)
+            enc = self._generation_inputs([ids[i] for i, _ in batch], root, prefix)
             if not greedy:
                 torch.manual_seed(_batch_seed(sampling.seed, [texts[i] for i, _ in batch], batch))
             kwargs = dict(max_new_tokens=sampling.max_new_tokens, pad_token_id=self.tokenizer.pad_token_id)
@@ -126,8 +135,8 @@ class HFBackend:
                 kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
             else:
                 kwargs.update(do_sample=True, temperature=sampling.temperature, top_p=sampling.top_p, top_k=0)
-            ids = self.model.generate(**enc, **kwargs)
-            new = ids[:, enc.input_ids.shape[1] :]
+            generated = self.model.generate(**enc, **kwargs)
+            new = generated[:, enc["input_ids"].shape[1] :]
             decoded = self.tokenizer.batch_decode(new, skip_special_tokens=True)
             for (i, k), ids_row, row in zip(batch, new.tolist(), decoded):
                 finish = "stop" if stops & set(ids_row) else "length"
@@ -135,6 +144,21 @@ class HFBackend:
             if progress:
                 progress(len(batch))
         return out
+
+    def _generation_inputs(self, rows: list[list[int]], root: int, prefix: _Cached | None) -> dict:
+        """`generate`'s inputs for token rows: left-padded; with a computed shared `prefix` (its first
+        `root` tokens), the padding sits between it and each row's own tokens, and a copy of its cache
+        per row comes along, so generation runs only the rows' own tokens (positions count past the
+        padding: transformers derives them from the mask)."""
+        if not prefix:
+            input_ids, mask = self._left_padded(rows)
+            return {"input_ids": input_ids.to(self.model.device), "attention_mask": mask.to(self.model.device)}
+        tails, mask = self._left_padded([r[root:] for r in rows])
+        head = torch.tensor([rows[0][:root]] * len(rows))
+        input_ids = torch.cat([head, tails], dim=1).to(self.model.device)
+        mask = torch.cat([torch.ones_like(head), mask], dim=1).to(self.model.device)
+        cache = _select(prefix.cache, [0] * len(rows))
+        return {"input_ids": input_ids, "attention_mask": mask, _cache_kw(self.model): cache}
 
     @torch.inference_mode()
     def logprobs(self, conversations: list[Messages], completions: list[str]) -> list[float]:
@@ -232,14 +256,14 @@ class HFBackend:
         positions = torch.tensor([[s] * (width - len(t)) + list(range(s, s + len(t))) for s, t in zip(starts, tails)])
         kwargs: dict = {}
         if prefix:
-            kwargs["past_key_values"] = _select(prefix.cache, idx)
+            kwargs[_cache_kw(self.model)] = _select(prefix.cache, idx)
             mask = torch.cat([prefix.mask[idx], mask.to(prefix.mask.device)], dim=1)
         device = self.model.device  # under a device_map, the first layer's device
         input_ids, mask, positions = input_ids.to(device), mask.to(device), positions.to(device)
         out = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=cache,
                          logits_to_keep=keep, **kwargs)
         if cache:
-            return _Cached(out.past_key_values, mask, [s + len(t) for s, t in zip(starts, tails)])
+            return _Cached(out[_cache_kw(self.model)], mask, [s + len(t) for s, t in zip(starts, tails)])
         return input_ids, out.logits
 
     @torch.inference_mode()
@@ -280,6 +304,21 @@ def _select(cache, idx: list[int]):
     out.layers = [copy.copy(layer) for layer in cache.layers]
     out.batch_select_indices(torch.tensor(idx))
     return out
+
+
+def _cache_kw(model) -> str:
+    """The keyword a model takes its KV cache by: `cache` from transformers 5.2x on (where the old
+    `past_key_values` warns), `past_key_values` before (the vLLM environment's pinned release)."""
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+
+def _shared_root(rows: list[list[int]], minimum: int) -> int:
+    """Tokens every row starts with, leaving each row at least one of its own (0: fewer than `minimum`)."""
+    limit = min(len(r) for r in rows) - 1 if rows else 0
+    root = limit
+    for r in rows[1:]:
+        root = common_prefix(rows[0], r, root)
+    return root if root >= minimum else 0
 
 
 def _batch_seed(seed: int, texts: list[str], batch: list[tuple[int, int]]) -> int:

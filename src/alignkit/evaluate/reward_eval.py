@@ -31,6 +31,13 @@ def heldout_ids(groups: list[Group], fraction: float, seed: int) -> set[str]:
     return {root_id(g) for g in groups if u(root_id(g)) < fraction}
 
 
+def best_of_n(scores: list[float], values: list[float]) -> tuple[int, float, float, float]:
+    """Best-of-N in one group: the selector's top candidate by `scores` (the first on a tie), and
+    the `values` of a random pick (their mean), of that candidate, and of the best one (the oracle)."""
+    top = max(range(len(scores)), key=scores.__getitem__)
+    return top, sum(values) / len(values), values[top], max(values)
+
+
 def evaluate_reward_model(scorer: Any, groups: list[Group], signal: str, seed: int = 0) -> dict[str, dict]:
     """`scorer.score(conversations) -> rewards` on held-out groups; returns report benchmarks."""
     out: dict[str, dict] = {}
@@ -54,9 +61,10 @@ def evaluate_reward_model(scorer: Any, groups: list[Group], signal: str, seed: i
             vals = [float(c.value(signal)) for c in cands]
             rs = rewards[k : k + len(cands)]
             k += len(cands)
-            rand.append(sum(vals) / len(vals))
-            pick.append(vals[max(range(len(rs)), key=rs.__getitem__)])
-            best.append(max(vals))
+            _, r, p, b = best_of_n(rs, vals)
+            rand.append(r)
+            pick.append(p)
+            best.append(b)
             values.extend(rs)
             truth.extend(v >= 1.0 for v in vals)
         n_cands = sorted({len(cs) for _, cs in sampled})

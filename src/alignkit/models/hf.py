@@ -16,7 +16,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, P
 from alignkit.errors import AlignkitError
 from alignkit.models.base import Messages, Sampling
 from alignkit.models.embedded import resolve_model_path
-from alignkit.models.prefix import common_prefix, plan
+from alignkit.models.prefix import plan
 from alignkit.models.templates import NO_TEMPLATE_FIX, chat_template_text
 
 SHARED_PREFIX_MIN = 16  # tokens; a shorter common prefix is recomputed per row (HFBackend's default)
@@ -83,6 +83,7 @@ class HFBackend:
         if model is None:
             model, tokenizer = load_model_and_tokenizer(spec, dtype, device_map, chat_template)
         self.model, self.tokenizer = model, tokenizer
+        self._cache_kw = _cache_kw(model)
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
@@ -158,7 +159,7 @@ class HFBackend:
         input_ids = torch.cat([head, tails], dim=1).to(self.model.device)
         mask = torch.cat([torch.ones_like(head), mask], dim=1).to(self.model.device)
         cache = _select(prefix.cache, [0] * len(rows))
-        return {"input_ids": input_ids, "attention_mask": mask, _cache_kw(self.model): cache}
+        return {"input_ids": input_ids, "attention_mask": mask, self._cache_kw: cache}
 
     @torch.inference_mode()
     def logprobs(self, conversations: list[Messages], completions: list[str]) -> list[float]:
@@ -256,14 +257,14 @@ class HFBackend:
         positions = torch.tensor([[s] * (width - len(t)) + list(range(s, s + len(t))) for s, t in zip(starts, tails)])
         kwargs: dict = {}
         if prefix:
-            kwargs[_cache_kw(self.model)] = _select(prefix.cache, idx)
+            kwargs[self._cache_kw] = _select(prefix.cache, idx)
             mask = torch.cat([prefix.mask[idx], mask.to(prefix.mask.device)], dim=1)
         device = self.model.device  # under a device_map, the first layer's device
         input_ids, mask, positions = input_ids.to(device), mask.to(device), positions.to(device)
         out = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=cache,
                          logits_to_keep=keep, **kwargs)
         if cache:
-            return _Cached(out[_cache_kw(self.model)], mask, [s + len(t) for s, t in zip(starts, tails)])
+            return _Cached(out[self._cache_kw], mask, [s + len(t) for s, t in zip(starts, tails)])
         return input_ids, out.logits
 
     @torch.inference_mode()
@@ -313,12 +314,9 @@ def _cache_kw(model) -> str:
 
 
 def _shared_root(rows: list[list[int]], minimum: int) -> int:
-    """Tokens every row starts with, leaving each row at least one of its own (0: fewer than `minimum`)."""
-    limit = min(len(r) for r in rows) - 1 if rows else 0
-    root = limit
-    for r in rows[1:]:
-        root = common_prefix(rows[0], r, root)
-    return root if root >= minimum else 0
+    """Tokens every row starts with, leaving each row at least one of its own (0: fewer than `minimum`,
+    or a single row): the root of the scoring path's prefix plan."""
+    return plan(rows, [len(r) - 1 for r in rows], minimum, groups=False).root
 
 
 def _batch_seed(seed: int, texts: list[str], batch: list[tuple[int, int]]) -> int:

@@ -51,9 +51,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
 
+    from alignkit.config import TrainConfig
     from alignkit.data.arithmetic import synthesize
     from alignkit.models.embedded import embedded_model_dir
-    from alignkit.recipe import TrainConfig
     from alignkit.train import train
 
     def rows(n: int, seed: int) -> list[dict]:

@@ -31,9 +31,9 @@ def main() -> None:
 
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from alignkit.config import TrainConfig
     from alignkit.data.arithmetic import synthesize
     from alignkit.models.embedded import embedded_model_dir
-    from alignkit.recipe import TrainConfig
     from alignkit.train import train
 
     model_path = str(embedded_model_dir())

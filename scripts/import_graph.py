@@ -10,7 +10,8 @@ discovers the signal modules without importing them by name.
 
 Layers, lowest first; a module may import from its own layer or a lower one:
 
-    core      types, errors, methods (the training methods' table), the root package (the vocabulary:
+    core      types, errors, methods (the training methods' table), config (the run configuration's
+              parts that ask no registry: TrainConfig, GenerateConfig...), the root package (the vocabulary:
               Prompt, Group, Candidate, Annotation)
     models    models/ (backends behind one protocol), sandbox, sandbox_child, sandbox_seccomp (run model-written code)
     data      data/ (prompt sources, the run store), checks/ (the deterministic checkers that data/,
@@ -18,7 +19,8 @@ Layers, lowest first; a module may import from its own layer or a lower one:
     signals   signals/ (the four sources of the taxonomy, their registry and prompting helpers)
     build     build (groups -> SFT / preference / KTO / reward rows)
     evaluate  evaluate/ (benchmarks, signal audit, reward-model evaluation, reports)
-    stages    recipe (schema; its validators ask signals/ and evaluate/), train, online (TRL's online
+    stages    recipe (the Recipe; its validators ask the registries of prompt sources,
+              signals and benchmarks), train, online (TRL's online
               trainers, resumable exactly), rewards (a signal
               as an online reward), executors (generation and annotation, in-process or Ray),
               launch (the train stage's work: in-process or launched workers), tracking (report_to's
@@ -58,7 +60,7 @@ SRC = REPO / "src"
 PACKAGE = "alignkit"
 
 LAYERS: list[tuple[str, list[str]]] = [
-    ("core", ["", "types", "errors", "methods"]),  # "" is the root package, alignkit/__init__.py
+    ("core", ["", "types", "errors", "methods", "config"]),  # "" is the root package, alignkit/__init__.py
     ("models", ["models", "sandbox", "sandbox_child", "sandbox_seccomp"]),
     ("data", ["data", "checks", "in_context"]),
     ("signals", ["signals"]),

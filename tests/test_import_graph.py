@@ -76,3 +76,13 @@ def test_lazy_imports_only_where_they_save_start_up_time(tmp_path):
     found = ig.needless_lazy(tmp_path, "pkg")
     assert [f.split(": `")[1].split("`")[0] for f in found] == ["import os", "from pkg import light"]
     assert all("pkg/user.py:" in f for f in found)
+
+
+def test_training_loads_without_the_registries():
+    """`train.py` reads TrainConfig from the core layer (config.py), so importing it loads none of
+    the signals, benchmarks or prompt sources that recipe.py validates names against."""
+    code = "import sys, alignkit.train; print(' '.join(m for m in sys.modules if m.startswith('alignkit')))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert "alignkit.train" in loaded and "alignkit.config" in loaded
+    heavy = [m for m in loaded if m.split(".")[1:2] in (["signals"], ["evaluate"], ["data"], ["recipe"], ["checks"])]
+    assert heavy == []

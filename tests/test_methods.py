@@ -2,10 +2,10 @@
 
 import pytest
 
+from alignkit.config import TrainConfig
 from alignkit.errors import AlignkitError
 from alignkit.launch import check_trainable
 from alignkit.methods import DATASET_KIND, METHODS, ONLINE
-from alignkit.recipe import TrainConfig
 
 
 def test_the_recipe_schema_offers_exactly_the_tables_methods():

@@ -9,12 +9,13 @@ import torch
 from conftest import REPO
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from alignkit.config import TrainConfig
 from alignkit.errors import AlignkitError
 from alignkit.models.base import Sampling
 from alignkit.models.embedded import BASE_TEMPLATE
 from alignkit.models.hf import HFBackend
 from alignkit.pipeline import Runner
-from alignkit.recipe import TrainConfig, load_recipe
+from alignkit.recipe import load_recipe
 from alignkit.stages import _model_key
 from alignkit.train import train
 

@@ -16,11 +16,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from alignkit.config import TrainConfig
 from alignkit.data.store import Stage
 from alignkit.errors import AlignkitError
 from alignkit.methods import DATASET_KIND, ONLINE, kinds_text
 from alignkit.models.embedded import resolve_model_path
-from alignkit.recipe import Recipe, TrainConfig
+from alignkit.recipe import Recipe
 from alignkit.train import train
 
 # written into model/ after training (cards.py): not part of the trained model's record

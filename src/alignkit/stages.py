@@ -17,6 +17,7 @@ from typing import Any
 from pydantic_core import to_jsonable_python
 
 from alignkit.build import build
+from alignkit.config import _Strict
 from alignkit.data.prompts import load_prompts
 from alignkit.data.store import RunStore, Stage, atomic_write_json, eval_stage
 from alignkit.evaluate.benchmarks import EvalContext, items, run_benchmark
@@ -28,7 +29,7 @@ from alignkit.models.base import Sampling
 from alignkit.models.cache import ModelCache
 from alignkit.models.context import check_prompt_lengths
 from alignkit.models.templates import chat_template_text
-from alignkit.recipe import Recipe, _Strict
+from alignkit.recipe import Recipe
 from alignkit.rewards import signal_reward
 from alignkit.signals.base import get_signal
 from alignkit.types import Group, content_hash

@@ -19,10 +19,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from alignkit.config import TrainConfig
 from alignkit.errors import AlignkitError
 from alignkit.methods import COLUMNS, DATASET_KIND, ONLINE
 from alignkit.models.templates import NO_TEMPLATE_FIX, chat_template_text
-from alignkit.recipe import TrainConfig
 
 
 def _common_args(cfg: TrainConfig, output_dir: Path, n_rows: int) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from alignkit.recipe import TrainConfig
+from alignkit.config import TrainConfig
 from alignkit.train import train
 
 

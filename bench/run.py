@@ -16,7 +16,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 SCRIPTS = ["generation", "decode_settings", "peer", "judging", "training", "scaling", "hardware", "train_step",
-           "dtype", "sandbox", "serve_load", "train_dtype", "context_prefix"]
+           "dtype", "sandbox", "serve_load", "train_dtype", "context_prefix", "continuous"]
 
 
 def main() -> int:

@@ -209,3 +209,23 @@ def test_shared_root_leaves_each_row_a_token_and_ignores_short_prefixes():
     assert hf._shared_root([[1, 2, 3, 9], [1, 2, 3, 4, 5]], 2) == 3
     assert hf._shared_root([[1, 2, 3, 9], [1, 2, 3, 4, 5]], 4) == 0  # too short to be worth a cache
     assert hf._shared_root([[7, 2], [1, 2]], 1) == 0
+
+
+def test_continuous_batching_gives_the_static_batches_greedy_answers(sharp, monkeypatch):
+    """transformers' continuous batching (a finished answer's slot refilled at once; prompts sharing
+    a context share its cache pages) must give the same greedy answers and finish reasons as
+    alignkit's static left-padded batches, with more prompts than slots."""
+    convs = CONVS + _context_convs()
+    fast = HFBackend(sharp.name, model=sharp.model, tokenizer=sharp.tokenizer, batch_size=sharp.batch_size,
+                     continuous=True)
+    greedy = Sampling(n=1, temperature=0.0, max_new_tokens=12)
+    calls = []
+    real = sharp.model.generate_batch
+    monkeypatch.setattr(sharp.model, "generate_batch", lambda *a, **kw: calls.append(1) or real(*a, **kw))
+    got = fast.generate(convs, greedy, details=True)
+    assert calls == [1]  # the continuous path ran (the real generate_batch, counted)
+    assert got == sharp.generate(convs, greedy, details=True)
+    assert len({text for row in got for text, _ in row}) > 3  # the rows really differ
+    sampled = Sampling(n=2, temperature=1.0, max_new_tokens=6, seed=3)  # sampling keeps the static path
+    assert fast.generate(convs, sampled) == sharp.generate(convs, sampled)
+    assert calls == [1]

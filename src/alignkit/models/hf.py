@@ -24,6 +24,7 @@ SHARED_PREFIX_MIN = 16  # tokens; a shorter common prefix is recomputed per row 
 # system prompt) once, when it is at least this long; chat templates' own shared opening (a default
 # system turn, ~20-30 tokens) stays below it, so plain generation computes exactly as before.
 GENERATE_PREFIX_MIN = 64
+CONTINUOUS_PAGE = 32  # tokens per KV-cache page in continuous batching (a shared prefix shares whole pages)
 
 
 def load_model_and_tokenizer(spec: str, dtype: str = "float32", device_map: str | dict | None = None,
@@ -72,14 +73,17 @@ class HFBackend:
     def __init__(self, spec: str, *, batch_size: int = 32, model=None, tokenizer=None, dtype: str = "float32",
                  device_map: str | dict | None = None, chat_template: str | None = None,
                  shared_prefix_min: int = SHARED_PREFIX_MIN, shared_prefix_groups: bool = True,
-                 generate_prefix_min: int = GENERATE_PREFIX_MIN):
+                 generate_prefix_min: int = GENERATE_PREFIX_MIN, continuous: bool = False):
         """`shared_prefix_min`: the shortest common prefix (tokens) that log-prob scoring runs once;
         `shared_prefix_groups` False caches only the prefix all rows share, not each group's
         (bench/judging.py compares both; 10**9 turns sharing off). `generate_prefix_min`: the same
-        for generation, where only the prefix all prompts of a call share is run once."""
+        for generation, where only the prefix all prompts of a call share is run once. `continuous`:
+        greedy generation through transformers' continuous batching (`generate_batch`), which
+        refills a finished answer's slot at once instead of padding it to the batch's longest
+        answer (bench/continuous.py measures it against the static batches)."""
         self.name = spec
         self.shared_prefix_min, self.shared_prefix_groups = shared_prefix_min, shared_prefix_groups
-        self.generate_prefix_min = generate_prefix_min
+        self.generate_prefix_min, self.continuous = generate_prefix_min, continuous
         if model is None:
             model, tokenizer = load_model_and_tokenizer(spec, dtype, device_map, chat_template)
         self.model, self.tokenizer = model, tokenizer
@@ -124,6 +128,8 @@ class HFBackend:
         out: list[list] = [["" for _ in range(sampling.n)] for _ in texts]
         stops = {self.tokenizer.eos_token_id, *self._turn_ends()} - {None}
         greedy = sampling.temperature <= 0
+        if greedy and self.continuous and sampling.n == 1:
+            return self._continuous(ids, sampling.max_new_tokens, stops, progress, details)
         root = _shared_root(ids, self.generate_prefix_min)
         prefix = self._forward(None, [], [ids[0][:root]], cache=True) if root else None
         for start in range(0, len(jobs), self.batch_size):
@@ -144,6 +150,27 @@ class HFBackend:
                 out[i][k] = (row.strip(), finish) if details else row.strip()
             if progress:
                 progress(len(batch))
+        return out
+
+    def _continuous(self, ids: list[list[int]], max_new_tokens: int, stops: set[int],
+                    progress: Callable[[int], None] | None, details: bool) -> list[list]:
+        """Greedy answers through transformers' continuous batching: a finished answer's slot is
+        refilled by the next prompt at once, and prompts sharing a prefix share its cache blocks."""
+        from transformers import GenerationConfig
+        from transformers.generation.configuration_utils import ContinuousBatchingConfig
+
+        config = GenerationConfig(max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=sorted(stops),
+                                  pad_token_id=self.tokenizer.pad_token_id)
+        batching = ContinuousBatchingConfig(max_requests_per_batch=self.batch_size, page_size=CONTINUOUS_PAGE)
+        results = self.model.generate_batch(ids, generation_config=config, continuous_batching_config=batching,
+                                            warmup=False)
+        out: list[list] = []
+        for res in sorted(results.values(), key=lambda r: int(r.request_id.rsplit("_", 1)[-1])):
+            tokens = list(res.generated_tokens)
+            text = self.tokenizer.decode(tokens, skip_special_tokens=True).strip()
+            out.append([(text, "stop" if stops & set(tokens) else "length") if details else text])
+        if progress:
+            progress(len(ids))
         return out
 
     def _generation_inputs(self, rows: list[list[int]], root: int, prefix: _Cached | None) -> dict:

@@ -80,7 +80,8 @@ class HFBackend:
         for generation, where only the prefix all prompts of a call share is run once. `continuous`:
         greedy generation through transformers' continuous batching (`generate_batch`), which
         refills a finished answer's slot at once instead of padding it to the batch's longest
-        answer (bench/continuous.py measures it against the static batches)."""
+        answer. On a 2-core CPU it is 2x slower than the static batches with the same answers
+        (bench/continuous.py, docs/benchmarks.md), so recipes do not use it."""
         self.name = spec
         self.shared_prefix_min, self.shared_prefix_groups = shared_prefix_min, shared_prefix_groups
         self.generate_prefix_min, self.continuous = generate_prefix_min, continuous

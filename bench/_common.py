@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 if str(SRC) not in sys.path:  # run from a checkout without an install
@@ -82,3 +83,26 @@ def record_train_runtimes() -> list[tuple[float, int]]:
 
     transformers.Trainer.train = timed_train
     return runtimes
+
+
+def answer_runs(backends: dict[str, Any], convs: list, sampling: Any, answers: dict[str, list]) -> dict:
+    """One `interleaved` contender per named backend: its first answer to each conversation, kept in
+    `answers[name]`, counted in tokens."""
+    def run(name: str, backend: Any) -> Callable[[], dict]:
+        def go() -> dict:
+            answers[name] = [o[0] for o in backend.generate(convs, sampling)]
+            return {"tokens": sum(len(backend.tokenizer(a).input_ids) for a in answers[name])}
+        return go
+    return {name: run(name, b) for name, b in backends.items()}
+
+
+def print_speeds(res: dict[str, dict], base: str, first_column: str, answers: dict[str, list] | None = None) -> None:
+    """The table of seconds, tokens and useful tokens/s against `base`, then (with `answers`) how many
+    answers are the same text for every contender, and the raw seconds per repeat."""
+    rows = [[k, f"{r['seconds']:.1f}", str(r["tokens"]), f"{r['tokens'] / r['seconds']:.1f}",
+             f"{res[base]['seconds'] / r['seconds']:.2f}x"] for k, r in res.items()]
+    print(table([first_column, "seconds", "tokens", "useful tokens/s", f"speed vs {base}"], rows))
+    if answers:
+        same = sum(len(set(texts)) == 1 for texts in zip(*answers.values()))
+        print(f"agreement: {same} of {len(next(iter(answers.values())))} answers identical")
+    print("raw seconds per repeat: " + ", ".join(f"{k} {r['all_seconds']}" for k, r in res.items()))

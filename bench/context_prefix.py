@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import _common  # noqa: F401  (puts src/ on the path)
 import torch
-from _common import interleaved, machine_line, parser, table, verdict
+from _common import answer_runs, interleaved, machine_line, parser, print_speeds, verdict
 
 
 def main() -> None:
@@ -38,24 +38,13 @@ def main() -> None:
                       generate_prefix_min=10**9)
     answers: dict[str, list] = {}
 
-    def run(name: str, b: HFBackend):
-        def go() -> dict:
-            answers[name] = [o[0] for o in b.generate(convs, sampling)]
-            return {"tokens": sum(len(b.tokenizer(a).input_ids) for a in answers[name])}
-        return go
-
-    res = interleaved({"plain": run("plain", plain), "shared context": run("shared context", shared)},
+    res = interleaved(answer_runs({"plain": plain, "shared context": shared}, convs, sampling, answers),
                       args.repeats or 1, warmup=False)
     print(machine_line())
     prompt_tokens = sum(len(shared.tokenizer(shared._render(c)).input_ids) for c in convs) / len(convs)
     print(f"# {args.prompts} prompts with the URIAL context (mean {prompt_tokens:.0f} prompt tokens), "
           f"greedy, up to {args.tokens} new tokens")
-    rows = [[k, f"{r['seconds']:.1f}", str(r["tokens"]), f"{r['tokens'] / r['seconds']:.1f}",
-             f"{res['plain']['seconds'] / r['seconds']:.2f}x"] for k, r in res.items()]
-    print(table(["generation", "seconds", "tokens", "useful tokens/s", "speed vs plain"], rows))
-    same = sum(a == b for a, b in zip(answers["plain"], answers["shared context"]))
-    print(f"agreement: {same} of {len(convs)} answers identical")
-    print("raw seconds per repeat: " + ", ".join(f"{k} {r['all_seconds']}" for k, r in res.items()))
+    print_speeds(res, "plain", "generation", answers)
     print(verdict("shared context / plain", res["plain"]["seconds"] / res["shared context"]["seconds"], 1.5))
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import _common  # noqa: F401  (puts src/ on the path)
 import torch
-from _common import interleaved, machine_line, parser, table, verdict
+from _common import answer_runs, interleaved, machine_line, parser, print_speeds, verdict
 
 
 def main() -> None:
@@ -43,25 +43,13 @@ def main() -> None:
     for b in (static, continuous):  # a small warm-up each, so neither pays the first call's start-up
         b.generate(convs[:2], Sampling(n=1, temperature=0.0, max_new_tokens=4))
 
-    def run(name: str, b: HFBackend):
-        def go() -> dict:
-            answers[name] = [o[0] for o in b.generate(convs, sampling)]
-            return {"tokens": sum(len(b.tokenizer(a).input_ids) for a in answers[name])}
-        return go
-
-    res = interleaved({"static batches": run("static batches", static),
-                       "continuous batching": run("continuous batching", continuous)},
-                      args.repeats or 1, warmup=False)
+    res = interleaved(answer_runs({"static batches": static, "continuous batching": continuous}, convs, sampling,
+                                  answers), args.repeats or 1, warmup=False)
     print(machine_line())
     print(f"# {args.prompts} IFEval prompts{' with the ' + args.context + ' context' if args.context else ''}, "
           f"greedy, up to {args.tokens} new tokens, {args.dtype}, batch 32")
+    print_speeds(res, "static batches", "generation", answers)
     base = res["static batches"]["seconds"]
-    rows = [[k, f"{r['seconds']:.1f}", str(r["tokens"]), f"{r['tokens'] / r['seconds']:.1f}",
-             f"{base / r['seconds']:.2f}x"] for k, r in res.items()]
-    print(table(["generation", "seconds", "tokens", "useful tokens/s", "speed vs static"], rows))
-    same = sum(a == b for a, b in zip(answers["static batches"], answers["continuous batching"]))
-    print(f"agreement: {same} of {len(convs)} answers identical")
-    print("raw seconds per repeat: " + ", ".join(f"{k} {r['all_seconds']}" for k, r in res.items()))
     print(verdict("continuous / static", base / res["continuous batching"]["seconds"], 1.3))
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import _common  # noqa: F401  (puts src/ on the path)
 import torch
-from _common import interleaved, machine_line, parser, table
+from _common import answer_runs, interleaved, machine_line, parser, print_speeds
 
 
 def main() -> None:
@@ -31,18 +31,11 @@ def main() -> None:
     sampling = Sampling(n=1, temperature=0.0, max_new_tokens=args.tokens)
     backends = {d: HFBackend("embedded", batch_size=32, dtype=d) for d in ("float32", "bfloat16")}
 
-    def run(b: HFBackend):
-        def go() -> dict:
-            outs = b.generate(convs, sampling)
-            return {"tokens": sum(len(b.tokenizer(o[0]).input_ids) for o in outs)}
-        return go
-
+    answers: dict[str, list] = {}
     # no warm-up pass: a 64-prompt, 256-token batch dwarfs first-call overhead
-    res = interleaved({d: run(b) for d, b in backends.items()}, args.repeats or 1, warmup=False)
+    res = interleaved(answer_runs(backends, convs, sampling, answers), args.repeats or 1, warmup=False)
     print(machine_line())
-    rows = [[d, f"{r['seconds']:.1f}", str(r["tokens"]), f"{r['tokens'] / r['seconds']:.1f}",
-             f"{res['float32']['seconds'] / r['seconds']:.2f}x"] for d, r in res.items()]
-    print(table(["weights", "seconds", "tokens", "tokens/s", "speed vs float32"], rows))
+    print_speeds(res, "float32", "weights", answers)
 
 
 if __name__ == "__main__":

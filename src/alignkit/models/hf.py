@@ -157,6 +157,8 @@ class HFBackend:
                     progress: Callable[[int], None] | None, details: bool) -> list[list]:
         """Greedy answers through transformers' continuous batching: a finished answer's slot is
         refilled by the next prompt at once, and prompts sharing a prefix share its cache blocks."""
+        # here, not at the top: continuous batching's config is recent, and this module also loads
+        # under the vLLM environment's pinned transformers
         from transformers import GenerationConfig
         from transformers.generation.configuration_utils import ContinuousBatchingConfig
 

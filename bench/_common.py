@@ -106,3 +106,16 @@ def print_speeds(res: dict[str, dict], base: str, first_column: str, answers: di
         same = sum(len(set(texts)) == 1 for texts in zip(*answers.values()))
         print(f"agreement: {same} of {len(next(iter(answers.values())))} answers identical")
     print("raw seconds per repeat: " + ", ".join(f"{k} {r['all_seconds']}" for k, r in res.items()))
+
+
+def ifeval_convs(n: int, context: str | None = None) -> list:
+    """The first `n` of Google's IFEval prompts as one-turn chats, after an in-context alignment
+    `context` (a built-in name or a file) when given."""
+    from alignkit.data.packaged import ifeval_rows
+    from alignkit.in_context import load_context
+
+    convs = [[{"role": "user", "content": r["prompt"]}] for r in ifeval_rows()[:n]]
+    if context:
+        loaded = load_context(context)
+        convs = [loaded.apply(c) for c in convs]
+    return convs

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import _common  # noqa: F401  (puts src/ on the path)
 import torch
-from _common import answer_runs, interleaved, machine_line, parser, print_speeds, verdict
+from _common import answer_runs, ifeval_convs, interleaved, machine_line, parser, print_speeds, verdict
 
 
 def main() -> None:
@@ -25,13 +25,10 @@ def main() -> None:
         args.prompts, args.tokens = 4, 8
     torch.set_num_threads(args.threads)
 
-    from alignkit.data.packaged import ifeval_rows
-    from alignkit.in_context import load_context
     from alignkit.models.base import Sampling
     from alignkit.models.hf import HFBackend
 
-    context = load_context("urial")
-    convs = [context.apply([{"role": "user", "content": r["prompt"]}]) for r in ifeval_rows()[: args.prompts]]
+    convs = ifeval_convs(args.prompts, "urial")
     sampling = Sampling(n=1, temperature=0.0, max_new_tokens=args.tokens)
     shared = HFBackend("embedded", batch_size=32)
     plain = HFBackend("embedded", batch_size=32, model=shared.model, tokenizer=shared.tokenizer,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import _common  # noqa: F401  (puts src/ on the path)
 import torch
-from _common import answer_runs, interleaved, machine_line, parser, print_speeds, verdict
+from _common import answer_runs, ifeval_convs, interleaved, machine_line, parser, print_speeds, verdict
 
 
 def main() -> None:
@@ -26,15 +26,10 @@ def main() -> None:
         args.prompts, args.tokens = 6, 8
     torch.set_num_threads(args.threads)
 
-    from alignkit.data.packaged import ifeval_rows
-    from alignkit.in_context import load_context
     from alignkit.models.base import Sampling
     from alignkit.models.hf import HFBackend
 
-    convs = [[{"role": "user", "content": r["prompt"]}] for r in ifeval_rows()[: args.prompts]]
-    if args.context:
-        context = load_context(args.context)
-        convs = [context.apply(c) for c in convs]
+    convs = ifeval_convs(args.prompts, args.context)
     sampling = Sampling(n=1, temperature=0.0, max_new_tokens=args.tokens)
     static = HFBackend("embedded", batch_size=32, dtype=args.dtype)
     continuous = HFBackend("embedded", batch_size=32, model=static.model, tokenizer=static.tokenizer,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import _common  # noqa: F401  (puts src/ on the path)
 import torch
-from _common import answer_runs, interleaved, machine_line, parser, print_speeds
+from _common import answer_runs, ifeval_convs, interleaved, machine_line, parser, print_speeds
 
 
 def main() -> None:
@@ -23,11 +23,10 @@ def main() -> None:
         args.prompts, args.tokens = 4, 8
     torch.set_num_threads(args.threads)
 
-    from alignkit.data.packaged import ifeval_rows
     from alignkit.models.base import Sampling
     from alignkit.models.hf import HFBackend
 
-    convs = [[{"role": "user", "content": r["prompt"]}] for r in ifeval_rows()[: args.prompts]]
+    convs = ifeval_convs(args.prompts)
     sampling = Sampling(n=1, temperature=0.0, max_new_tokens=args.tokens)
     backends = {d: HFBackend("embedded", batch_size=32, dtype=d) for d in ("float32", "bfloat16")}
 

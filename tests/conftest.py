@@ -43,13 +43,11 @@ def build_tiny_llama(path: Path, embedded_dir: Path, **sizes) -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny_model_dir(tmp_path_factory) -> Path:
+def tiny_model_dir(tmp_path_factory, request) -> Path:
     """The tiny model, with the tokenizer of the embedded model, or of ALIGNKIT_TEST_TOKENIZER (a
     folder with its tokenizer files: a GPU machine without the model package, tests/test_cuda.py)."""
-    from alignkit.models.embedded import embedded_model_dir
-
     tokenizer = os.environ.get("ALIGNKIT_TEST_TOKENIZER")
-    source = Path(tokenizer) if tokenizer else embedded_model_dir()
+    source = Path(tokenizer) if tokenizer else request.getfixturevalue("embedded_dir")
     return build_tiny_llama(tmp_path_factory.mktemp("tiny-llama"), source)
 
 

@@ -25,9 +25,11 @@ DPO = [{"prompt": [{"role": "user", "content": f"Say {w}."}],
 
 @pytest.fixture(autouse=True)
 def exact_matmuls():
-    """float32 on the GPU without TF32, so it can be compared with the CPU."""
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.allow_tf32 = False
+    """float32 on the GPU without TF32, so it can be compared with the CPU; the flags come back after."""
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    yield
+    torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
 
 
 def test_backend_on_cuda_matches_the_cpu(tiny_model_dir):

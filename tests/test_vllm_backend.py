@@ -33,6 +33,22 @@ def test_small_machines_give_the_engine_every_core():
     assert cpu_bind(set(range(16))) is None  # a large machine can spare the core
 
 
+def test_eager_engines_on_request_and_the_callers_arguments_win(monkeypatch):
+    from alignkit.models.vllm import KV_CACHE_GIB, engine_settings
+
+    monkeypatch.delenv("ALIGNKIT_VLLM_EAGER", raising=False)
+    assert engine_settings({}, cpu=True) == {"kv_cache_memory_bytes": KV_CACHE_GIB << 30}
+    assert engine_settings({"gpu_memory_utilization": 0.5}, cpu=True) == {"gpu_memory_utilization": 0.5}
+    monkeypatch.setenv("VLLM_CPU_KVCACHE_SPACE", "4")  # vLLM's own setting: left to vLLM
+    assert engine_settings({}, cpu=True) == {}
+    monkeypatch.delenv("VLLM_CPU_KVCACHE_SPACE")
+    monkeypatch.setenv("ALIGNKIT_VLLM_EAGER", "1")
+    assert engine_settings({}, cpu=False) == {"enforce_eager": True}
+    assert engine_settings({"enforce_eager": False}, cpu=False) == {"enforce_eager": False}
+    monkeypatch.setenv("ALIGNKIT_VLLM_EAGER", "0")
+    assert engine_settings({}, cpu=False) == {}
+
+
 @pytest.fixture(scope="module")
 def tiny64_dir(tmp_path_factory, embedded_dir):
     # vLLM's CPU attention rejects the suite's tiny model (head_dim 8); 64 is supported

@@ -63,14 +63,23 @@ def engine(path: str, dtype: str, **engine_kwargs: Any) -> Any:
         vllm = _import_vllm()
         from vllm.platforms import current_platform
 
-        if current_platform.is_cpu() and "gpu_memory_utilization" not in engine_kwargs:
-            engine_kwargs.setdefault("kv_cache_memory_bytes", KV_CACHE_GIB << 30)
-        if os.environ.get("ALIGNKIT_VLLM_EAGER", "") not in ("", "0"):
-            engine_kwargs.setdefault("enforce_eager", True)
-        if current_platform.is_cpu() and (bind := cpu_bind()):
+        cpu = current_platform.is_cpu()
+        if cpu and (bind := cpu_bind()):
             os.environ.setdefault("VLLM_CPU_OMP_THREADS_BIND", bind)  # read by the engine process it spawns
-        _ENGINES[key] = vllm.LLM(model=path, dtype=dtype, **engine_kwargs)
+        _ENGINES[key] = vllm.LLM(model=path, dtype=dtype, **engine_settings(engine_kwargs, cpu))
     return _ENGINES[key]
+
+
+def engine_settings(engine_kwargs: dict[str, Any], cpu: bool) -> dict[str, Any]:
+    """The caller's engine arguments with alignkit's defaults added: an explicit KV cache on CPU
+    (unless VLLM_CPU_KVCACHE_SPACE sizes it), and no torch.compile under ALIGNKIT_VLLM_EAGER=1.
+    What the caller gave wins."""
+    settings = dict(engine_kwargs)
+    if cpu and "gpu_memory_utilization" not in settings and not os.environ.get("VLLM_CPU_KVCACHE_SPACE"):
+        settings.setdefault("kv_cache_memory_bytes", KV_CACHE_GIB << 30)
+    if os.environ.get("ALIGNKIT_VLLM_EAGER", "") not in ("", "0"):
+        settings.setdefault("enforce_eager", True)
+    return settings
 
 
 def cpu_bind(cpus: set[int] | None = None) -> str | None:

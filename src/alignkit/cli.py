@@ -129,6 +129,39 @@ def export_gguf_(run_dir: Path = typer.Argument(..., help="a run directory"),
                f"{path.parent / 'Modelfile'})")
 
 
+@app.command(name="interpolate")
+def interpolate_(model: Path = typer.Option(..., "--model", help="a trained model folder, e.g. a run's model/"),
+                 alpha: str = typer.Option(..., "--alpha", help="one or more, comma-separated, in (0, 2]"),
+                 out: Path = typer.Option(..., "--out", help="a new folder (OUT/aALPHA for each when several)"),
+                 start: str = typer.Option("embedded", "--start", help="the model its training started from"),
+                 ) -> None:
+    """WiSE-FT without retraining: save start + ALPHA x (model - start), e.g. to choose a recipe's
+    train.interpolate on a dev benchmark (`alignkit eval --model OUT/a0.75`)."""
+    import shutil
+
+    from alignkit.models.embedded import resolve_model_path
+    from alignkit.train import interpolate
+
+    try:
+        alphas = [float(a) for a in alpha.split(",")]
+    except ValueError:
+        raise AlignkitError(f"--alpha {alpha!r} is not a number or a comma-separated list of numbers",
+                            where="--alpha", fix="give e.g. --alpha 0.75 or --alpha 0.5,0.75") from None
+    if bad := [a for a in alphas if not 0 < a <= 2]:
+        raise AlignkitError(f"--alpha {bad[0]:g} is outside (0, 2]", where="--alpha",
+                            fix="0.5-0.9 keeps part of training's change; 1 is the trained model itself")
+    if not (model / "config.json").is_file():
+        raise AlignkitError(f"{model} is not a model folder (no config.json)", where="--model",
+                            fix="give a trained model's folder, e.g. runs/NAME/model")
+    if out.exists():
+        raise AlignkitError(f"{out} already exists", where="--out", fix="give a new folder, or remove it")
+    for a in alphas:
+        target = out / f"a{a:g}" if len(alphas) > 1 else out
+        shutil.copytree(model, target)
+        interpolate(resolve_model_path(start), target, a)
+        typer.echo(f"{target}: {start} + {a:g} x ({model} - {start})")
+
+
 @app.command(name="eval")
 def eval_(model: str = typer.Option(..., "--model", help="model: `embedded`, a path, a hub id or openai:NAME@URL"),
           bench: str = typer.Option("ifeval_heldout", "--bench", help="benchmark name(s), comma-separated, or all"),

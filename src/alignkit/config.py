@@ -89,7 +89,17 @@ class TrainConfig(_Strict):
     # experiment trackers, as TRL names them; alignkit's stage metrics go there too (tracking.py)
     report_to: list[Literal["tensorboard", "wandb", "mlflow", "trackio"]] = []
     qlora: bool = False  # QLoRA: the base model frozen in 4 bits (bitsandbytes NF4), the LoRA adapters trained
-    LATE_FIELDS: ClassVar[frozenset[str]] = frozenset({"bf16", "group_by_length", "qlora"})
+    # WiSE-FT: the saved model is start + interpolate x (trained - start); below 1 keeps part of the change
+    interpolate: float = Field(1.0, gt=0, le=2)
+    LATE_FIELDS: ClassVar[frozenset[str]] = frozenset({"bf16", "group_by_length", "qlora", "interpolate"})
+
+    @field_validator("interpolate")
+    @classmethod
+    def _not_reward(cls, alpha: float, info: ValidationInfo) -> float:
+        if alpha != 1 and info.data.get("method") == "reward":
+            raise ValueError("a reward model's head is new, so there is nothing to interpolate it with: remove "
+                             "interpolate (or set it to 1)")
+        return alpha
 
     @field_validator("qlora")
     @classmethod

@@ -22,7 +22,7 @@ from alignkit.errors import AlignkitError
 from alignkit.methods import DATASET_KIND, ONLINE, kinds_text
 from alignkit.models.embedded import resolve_model_path
 from alignkit.recipe import Recipe
-from alignkit.train import train
+from alignkit.train import interpolate, train
 
 # written into model/ after training (cards.py): not part of the trained model's record
 MODEL_CARD = frozenset({"README.md"})
@@ -56,6 +56,10 @@ def train_model(recipe: Recipe, rows: list[dict], policy: str, iteration: int, s
     load = {"dtype": recipe.model_options.dtype, "chat_template": recipe.model_options.chat_template}
     info = start_training(method, rows, recipe.train, base, stage, model_dir, load, reward=reward,
                           generation=recipe.generate, log=log)
+    if (alpha := recipe.train.interpolate) != 1:  # after every save, so a resumed stage interpolates once
+        log(f"interpolating: start + {alpha:g} x (trained - start)")
+        interpolate(base, model_dir, alpha)
+        info["interpolate"] = alpha
     stage.write_json("train.json", info)
     stage.record_dir("model.json", model_dir)  # the model in the manifest: damage is detected on reuse
     stage.finish(**info)

@@ -236,6 +236,32 @@ def _save(trainer, tokenizer, out_dir: Path, reload=None) -> None:
     os.replace(tmp, out_dir)
 
 
+def interpolate(start: str, model_dir: Path, alpha: float) -> None:
+    """WiSE-FT (Wortsman et al. 2022, "Robust fine-tuning of zero-shot models"): the weights in
+    `model_dir` become start + alpha * (trained - start), computed in float32 and saved in the
+    trained model's dtype. alpha < 1 keeps part of what training changed (often more robust out of
+    distribution), 1 changes nothing, above 1 goes further. Written beside `model_dir`, then swapped in."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    origin = dict(AutoModelForCausalLM.from_pretrained(start, dtype=torch.float32).named_parameters())
+    trained = AutoModelForCausalLM.from_pretrained(model_dir, dtype="auto")
+    with torch.no_grad():
+        for name, p in trained.named_parameters():  # tied weights appear once here, not twice
+            o = origin.get(name)
+            if o is None or o.shape != p.shape:
+                raise AlignkitError(f"cannot interpolate: {model_dir} has {name} {tuple(p.shape)}, {start} has "
+                                    f"{'no such weight' if o is None else tuple(o.shape)}", where="train.interpolate",
+                                    fix="interpolate only between a model and one trained from it (same architecture)")
+            p.copy_(torch.lerp(o, p.float(), alpha).to(p.dtype))
+    tmp = model_dir.with_name(model_dir.name + ".interpolated")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(model_dir, tmp)  # tokenizer, chat template, generation config
+    trained.save_pretrained(tmp)
+    shutil.rmtree(model_dir)
+    os.replace(tmp, model_dir)
+
+
 def _as_set(value) -> set:
     return set(value) if isinstance(value, (list, tuple, set)) else {value}
 

@@ -6,7 +6,8 @@ batch and waiting rows take their place). Greedy, embedded model, measured side 
 
 Useful tokens run to the end-of-turn token (inclusive); padded tokens are every position
 the model computed (rows x steps of each batch), so useful/padded is the share of decode
-work that produced text.
+work that produced text. The last table sets each contender's computed tokens/s against the compute
+roof measured in the same run at the same thread count (matmul FLOP/s in its dtype / 2 x params).
 
 With vllm importable (`make setup-vllm`, then run with .venv-vllm/bin/python), vLLM's engine
 in float32 and bfloat16 joins as two more contenders (its engine start-up is timed apart);
@@ -24,6 +25,7 @@ import sys
 import _common  # noqa: F401  (puts src/ on the path)
 import torch
 from _common import interleaved, machine_line, parser, table, verdict
+from hardware import matmul_flops
 
 
 def main() -> None:
@@ -150,6 +152,14 @@ def main() -> None:
     for name in [k for k in rate if k.startswith("vllm")]:
         print(verdict(f"{name} / raw generate (useful tok/s)", rate[name] / rate["raw generate"], 3.0))
     print("raw seconds per repeat:", {k: v["all_seconds"] for k, v in res.items()})
+    # the compute roof at this run's thread count (vLLM-CPU computes on as many cores), per dtype
+    params = sum(p.numel() for p in model.parameters())
+    roof = {dt: matmul_flops(getattr(torch, dt), 2 if args.quick else 5) / (2 * params)
+            for dt in ("float32", "bfloat16")}
+    print(table(["contender", "computed tok/s", "roof tok/s", "share of roof"],
+                [[k, round(v["padded"] / v["seconds"], 1), round(roof[d], 1),
+                  f"{v['padded'] / v['seconds'] / roof[d]:.0%}"]
+                 for k, v in res.items() for d in ["bfloat16" if k.endswith("bfloat16") else "float32"]]))
     if any(k.startswith("vllm") for k in res):
         from alignkit.models.vllm import shutdown
 

@@ -29,6 +29,13 @@ def best_of(fn, repeats: int) -> float:
     return min(times)
 
 
+def matmul_flops(dtype: torch.dtype, repeats: int, n: int = 1024) -> float:
+    """Best FLOP/s of 8 square n x n matmuls in `dtype` at the current torch thread count."""
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    torch.mm(a, b)  # warm-up
+    return 8 * 2 * n ** 3 / best_of(lambda: [torch.mm(a, b) for _ in range(8)], repeats)
+
+
 def main() -> None:
     ap = parser(__doc__)
     ap.add_argument("--batch", type=int, default=32)
@@ -44,10 +51,7 @@ def main() -> None:
 
     from alignkit.models.embedded import embedded_model_dir
 
-    n = 1024
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    mm_s = best_of(lambda: [torch.mm(a, b) for _ in range(8)], repeats)
-    flops = 8 * 2 * n ** 3 / mm_s
+    flops = matmul_flops(torch.float32, repeats)
     big = torch.ones(256 * 1024 * 1024)  # 1 GiB of fp32
     big.sum()
     bw_s = best_of(lambda: big.sum(), repeats)

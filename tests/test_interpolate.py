@@ -4,7 +4,7 @@ recipe (train.interpolate) and by `alignkit interpolate`."""
 import json
 
 import pytest
-from conftest import REPO, build_tiny_llama, run_cli
+from conftest import REPO, build_tiny_llama, run_cli, tiny_spin_recipe
 
 from alignkit.errors import AlignkitError
 from alignkit.pipeline import Runner
@@ -57,18 +57,12 @@ def test_a_model_of_another_shape_is_refused(tiny_model_dir, embedded_dir, tmp_p
     assert err.value.where == "train.interpolate"
 
 
-def _recipe(model, *extra):
-    return load_recipe(REPO / "recipes" / "spin.yaml", [
-        f"model={model}", "iterations=1", "prompts.n=6", "generate.n=2", "generate.temperature=1.0",
-        "generate.max_new_tokens=8", "train.epochs=1", "train.batch_size=4", "train.max_length=128",
-        "train.learning_rate=0.01", "evaluate.n=2", "evaluate.max_new_tokens=4", *extra])
-
-
 def test_the_recipe_option_interpolates_the_trained_model(tiny_model_dir, tmp_path):
     import torch
 
-    Runner(_recipe(tiny_model_dir), tmp_path / "full", log=lambda *_: None).run()
-    Runner(_recipe(tiny_model_dir, "train.interpolate=0.5"), tmp_path / "half", log=lambda *_: None).run()
+    for name, extra in (("full", []), ("half", ["train.interpolate=0.5"])):
+        Runner(tiny_spin_recipe(tiny_model_dir, "train.learning_rate=0.01", *extra), tmp_path / name,
+               log=lambda *_: None).run()
     start, full, half = (_params(p) for p in (tiny_model_dir, tmp_path / "full" / "model", tmp_path / "half" / "model"))
     moved = [n for n in full if not torch.equal(full[n], start[n])]
     assert moved  # training changed the model, so the check below means something

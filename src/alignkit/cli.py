@@ -137,8 +137,6 @@ def interpolate_(model: Path = typer.Option(..., "--model", help="a trained mode
                  ) -> None:
     """WiSE-FT without retraining: save start + ALPHA x (model - start), e.g. to choose a recipe's
     train.interpolate on a dev benchmark (`alignkit eval --model OUT/a0.75`)."""
-    import shutil
-
     from alignkit.models.embedded import resolve_model_path
     from alignkit.train import interpolate
 
@@ -155,10 +153,11 @@ def interpolate_(model: Path = typer.Option(..., "--model", help="a trained mode
                             fix="give a trained model's folder, e.g. runs/NAME/model")
     if out.exists():
         raise AlignkitError(f"{out} already exists", where="--out", fix="give a new folder, or remove it")
+    origin = resolve_model_path(start)
+    out.mkdir(parents=True)
     for a in alphas:
         target = out / f"a{a:g}" if len(alphas) > 1 else out
-        shutil.copytree(model, target)
-        interpolate(resolve_model_path(start), target, a)
+        interpolate(origin, model, a, target)
         typer.echo(f"{target}: {start} + {a:g} x ({model} - {start})")
 
 

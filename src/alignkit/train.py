@@ -24,6 +24,9 @@ from alignkit.errors import AlignkitError
 from alignkit.methods import COLUMNS, DATASET_KIND, ONLINE
 from alignkit.models.templates import NO_TEMPLATE_FIX, chat_template_text
 
+# what save_pretrained writes for the weights, in any of its formats (interpolate rewrites them)
+WEIGHT_FILES = ("*.safetensors", "*.safetensors.index.json", "pytorch_model*.bin", "pytorch_model.bin.index.json")
+
 
 def _common_args(cfg: TrainConfig, output_dir: Path, n_rows: int) -> dict[str, Any]:
     return dict(
@@ -236,11 +239,12 @@ def _save(trainer, tokenizer, out_dir: Path, reload=None) -> None:
     os.replace(tmp, out_dir)
 
 
-def interpolate(start: str, model_dir: Path, alpha: float) -> None:
-    """WiSE-FT (Wortsman et al. 2022, "Robust fine-tuning of zero-shot models"): the weights in
-    `model_dir` become start + alpha * (trained - start), computed in float32 and saved in the
-    trained model's dtype. alpha < 1 keeps part of what training changed (often more robust out of
-    distribution), 1 changes nothing, above 1 goes further. Written beside `model_dir`, then swapped in."""
+def interpolate(start: str, model_dir: Path, alpha: float, out_dir: Path | None = None) -> None:
+    """WiSE-FT (Wortsman et al. 2022, "Robust fine-tuning of zero-shot models"): start + alpha *
+    (trained - start) for the weights in `model_dir`, computed in float32 and saved in the trained
+    model's dtype to `out_dir` (default: `model_dir` itself), with the trained model's other files.
+    alpha < 1 keeps part of what training changed (often more robust out of distribution), 1 changes
+    nothing, above 1 goes further. Written beside `out_dir`, then swapped in."""
     import torch
     from transformers import AutoModelForCausalLM
 
@@ -254,12 +258,14 @@ def interpolate(start: str, model_dir: Path, alpha: float) -> None:
                                     f"{'no such weight' if o is None else tuple(o.shape)}", where="train.interpolate",
                                     fix="interpolate only between a model and one trained from it (same architecture)")
             p.copy_(torch.lerp(o, p.float(), alpha).to(p.dtype))
-    tmp = model_dir.with_name(model_dir.name + ".interpolated")
+    out_dir = out_dir or model_dir
+    tmp = out_dir.with_name(out_dir.name + ".interpolated")
     shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(model_dir, tmp)  # tokenizer, chat template, generation config
+    # tokenizer, chat template, generation config; the weights are written anew just below
+    shutil.copytree(model_dir, tmp, ignore=shutil.ignore_patterns(*WEIGHT_FILES))
     trained.save_pretrained(tmp)
-    shutil.rmtree(model_dir)
-    os.replace(tmp, model_dir)
+    shutil.rmtree(out_dir, ignore_errors=True)
+    os.replace(tmp, out_dir)
 
 
 def _as_set(value) -> set:

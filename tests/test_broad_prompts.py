@@ -135,6 +135,24 @@ def test_the_vllm_engine_is_part_of_the_generation_key_and_is_refused_on_ray():
         load_recipe("recipes/verifiable_instructions.yaml", ["generate.engine=vllm", "executor=ray"])
 
 
+def test_the_audit_is_keyed_by_the_weights_dtype_and_float32_keeps_the_earlier_key(tmp_path):
+    from alignkit.pipeline import _key
+    from alignkit.recipe import load_recipe
+    from alignkit.stages import Stages
+
+    def key(*sets):
+        recipe = load_recipe("recipes/verifiable_instructions.yaml", list(sets))
+        return Stages(recipe, tmp_path, log=lambda *_: None).audit_key("ifeval_heldout"), recipe
+
+    fp32, recipe = key("dtype=float32")
+    assert key("dtype=bfloat16")[0] != fp32  # an audit answered in bf16 is not reused for a float32 run
+    cfg = recipe.audit  # float32: the key of the code before the dtype was keyed, so earlier audits are reused
+    what = cfg.model_dump(mode="json", exclude={"source"})
+    old = _key("audit", Stages(recipe, tmp_path).base_key, recipe.signals, what, "ifeval_heldout",
+               recipe.generate.max_new_tokens)
+    assert fp32 == old
+
+
 def test_every_broad_constraint_has_other_wordings_that_keep_its_parameters():
     import random
 

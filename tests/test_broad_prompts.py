@@ -140,17 +140,15 @@ def test_the_audit_is_keyed_by_the_weights_dtype_and_float32_keeps_the_earlier_k
     from alignkit.recipe import load_recipe
     from alignkit.stages import Stages
 
-    def key(*sets):
-        recipe = load_recipe("recipes/verifiable_instructions.yaml", list(sets))
-        return Stages(recipe, tmp_path, log=lambda *_: None).audit_key("ifeval_heldout"), recipe
-
-    fp32, recipe = key("dtype=float32")
-    assert key("dtype=bfloat16")[0] != fp32  # an audit answered in bf16 is not reused for a float32 run
-    cfg = recipe.audit  # float32: the key of the code before the dtype was keyed, so earlier audits are reused
-    what = cfg.model_dump(mode="json", exclude={"source"})
-    old = _key("audit", Stages(recipe, tmp_path).base_key, recipe.signals, what, "ifeval_heldout",
-               recipe.generate.max_new_tokens)
-    assert fp32 == old
+    fp32, bf16 = (Stages(load_recipe("recipes/verifiable_instructions.yaml", [f"dtype={dt}"]), tmp_path,
+                         log=lambda *_: None) for dt in ("float32", "bfloat16"))
+    # an audit answered in bf16 is not reused for a float32 run
+    assert bf16.audit_key("ifeval_heldout") != fp32.audit_key("ifeval_heldout")
+    # float32: the key of the code before the dtype was keyed, so earlier audits are reused
+    r = fp32.recipe
+    old = _key("audit", fp32.base_key, r.signals, r.audit.model_dump(mode="json", exclude={"source"}),
+               "ifeval_heldout", r.generate.max_new_tokens)
+    assert fp32.audit_key("ifeval_heldout") == old
 
 
 def test_every_broad_constraint_has_other_wordings_that_keep_its_parameters():

@@ -153,6 +153,41 @@ def test_contrast_skips_an_answer_whose_every_word_fills_a_third_of_it():
     assert len(out) == len(plain)  # dropping any word's sentences would leave under half the answer
 
 
+GARDEN = ("Gardens need water every morning. Tomatoes grow best in full sun. Basil likes warm soil. "
+          "Mulch keeps the roots cool. Prune the tomatoes weekly. Harvest when the fruit is red.")
+
+
+def test_unasked_adds_a_pair_that_rewards_leaving_a_form_out_when_not_asked():
+    from alignkit.build import build_preference
+    from alignkit.data.instructions import synthesize
+
+    prompt = synthesize("train", 1, seed=4)[0]  # P.P.S and lowercase: the answer follows neither
+    fresh = lambda: [Group(prompt, [Candidate(GARDEN, {"finish_reason": "stop", "model": "m"})])]  # noqa: E731
+    plain = get_signal("checker_revision")(relabel=3).annotate(fresh())
+    out = get_signal("checker_revision")(relabel=3, unasked=True).annotate(fresh())
+    assert len(out) == len(plain) + 1  # one counter pair per answer, after its relabelled pairs
+    pair = out[-1]
+    assert pair.prompt.text == prompt.meta["base_task"] and pair.prompt.meta["constraints"] == []
+    kept, added = pair.candidates
+    assert kept.text == GARDEN and kept.value("verifiable_instructions") == 1.0
+    source = next(g for g in out[1:-1] if g.candidates[0].text == added.text)  # one of the relabelled answers
+    assert added.text != GARDEN and added.value("verifiable_instructions") == 0.0
+    assert added.origin["unasked"] == [c["id"] for c in source.prompt.meta["constraints"]]
+    (row,) = build_preference([pair], "verifiable_instructions", "verifiable_instructions.partial")
+    assert row["chosen"][0]["content"] == GARDEN and row["rejected"][0]["content"] == added.text
+    again = get_signal("checker_revision")(relabel=3, unasked=True).annotate(fresh())
+    assert again[-1].candidates[1].text == added.text  # the drawn version is deterministic
+
+
+def test_unasked_skips_an_answer_that_follows_a_constraint_of_its_own_prompt():
+    from alignkit.data.instructions import synthesize
+
+    prompt = synthesize("train", 1, seed=3)[0]  # its forbidden words are absent from the answer: followed
+    fresh = lambda: [Group(prompt, [Candidate(GARDEN, {"finish_reason": "stop"})])]  # noqa: E731
+    plain = get_signal("checker_revision")(relabel=3).annotate(fresh())
+    assert len(get_signal("checker_revision")(relabel=3, unasked=True).annotate(fresh())) == len(plain)
+
+
 def test_relabel_rephrase_overrides_the_source_prompts_wording_mix():
     from alignkit.data.instructions import synthesize
 

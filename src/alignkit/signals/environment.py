@@ -123,6 +123,10 @@ class CheckerRevision(Signal):
                                "doing something: the task plus \"do not include keywords X, Y\", where X and Y "
                                "are words the answer itself uses; the answer without their sentences is chosen "
                                "over the unedited one (the other relabelled pairs all reward adding a form)")
+        unasked: bool = Field(False, description="with relabel, one more pair per answer that rewards leaving a "
+                              "form out when the request does not ask for it: the bare task, with the unedited "
+                              "answer chosen over one of its relabelled, form-edited versions (the relabelled pairs "
+                              "teach adding a form when asked; these teach not adding it unasked)")
         unloop: bool = Field(False, description="an answer that repeats itself is cut where the loop starts, "
                              "at the last full sentence before it, and then repaired or relabelled; the looping "
                              "answer stays the unedited one, and the checker here fails loops")
@@ -166,9 +170,12 @@ class CheckerRevision(Signal):
         out = []
         for group in groups:
             out.append(group)
-            out.extend(checker.annotate(self._relabel(group, relabel, max_sentences)))
+            relabelled = checker.annotate(self._relabel(group, relabel, max_sentences))
+            out.extend(relabelled)
             if self.p.contrast:
                 out.extend(checker.annotate(self._forbid(group)))
+            if self.p.unasked:
+                out.extend(self._unasked(group, relabelled, checker.name))
         return out
 
     def _rephrase(self, group: Group) -> float:
@@ -198,6 +205,33 @@ class CheckerRevision(Signal):
                   **{key: v for key, v in source.origin.items() if key == "model"}}
         unedited = Candidate(unedited_text, dict(source.origin, relabeled_from=group.prompt.id))
         return [Group(prompt, [Candidate(kept, origin), unedited])]
+
+    def _unasked(self, group: Group, relabelled: list[Group], scored_as: str) -> list[Group]:
+        """The counter pair: the bare task (no constraint), the unedited answer chosen over one of
+        its relabelled versions, drawn at random. There is no constraint for the checker to check,
+        so the pair is scored here: the edited answer adds forms nobody asked for. Skipped when the
+        answer had to be cut out of a loop (it would teach the loop), and when it follows any
+        constraint of its own prompt (it may carry a form that prompt asked for)."""
+        task = group.prompt.meta.get("base_task")
+        source, text, unedited_text = _source_answer(group, self.p.unloop)
+        edited = [g for g in relabelled if g.candidates[0].text != unedited_text]
+        if not task or text is None or text != unedited_text or not edited:
+            return []
+        own = [C.Constraint(s["id"], s.get("kwargs", {})) for s in group.prompt.meta.get("constraints", [])]
+        if any(C.check(c, unedited_text, task) for c in own):
+            return []
+        pick = random.Random(f"unasked:{group.prompt.id}").choice(edited)
+        forms = [c["id"] for c in pick.prompt.meta["constraints"]]
+        provenance = {"signal": self.name, "unasked": forms}
+        prompt = Prompt(messages=[{"role": "user", "content": task}],
+                        meta={**group.prompt.meta, "constraints": [], "relabeled_from": group.prompt.id})
+        kept = Candidate(unedited_text, dict(source.origin, relabeled_from=group.prompt.id))
+        added = Candidate(pick.candidates[0].text, {**pick.candidates[0].origin, "unasked": forms})
+        for cand, score, why in ((kept, 1.0, "adds no form the request did not ask for"),
+                                 (added, 0.0, "adds forms the request did not ask for: " + ", ".join(forms))):
+            cand.annotations += [Annotation(scored_as, "score", score, why, provenance),
+                                 Annotation(f"{scored_as}.partial", "score", score, why, provenance)]
+        return [Group(prompt, [kept, added])]
 
     def _relabel(self, group: Group, k: int, max_sentences: int | None) -> list[Group]:
         """New groups: the same task under k other constraint sets of its split, each holding the

@@ -220,10 +220,17 @@ def test_iterated_recipe_trains_from_the_previous_model(tiny_model_dir, tmp_path
     from alignkit.recipe import load_recipe
 
     recipe = load_recipe(REPO / "recipes" / "self_rewarding.yaml", [
-        f"model={tiny_model_dir}", "iterations=2", "prompts.n=4", "generate.n=2", "generate.max_new_tokens=6",
-        "train.batch_size=2", "train.max_length=96", "evaluate.n=4", "evaluate.max_new_tokens=6"])
+        f"model={tiny_model_dir}", "iterations=2", "prompts.n=4", "prompts.reseed=true", "generate.n=2",
+        "generate.max_new_tokens=6", "train.batch_size=2", "train.max_length=96", "evaluate.n=4",
+        "evaluate.max_new_tokens=6"])
     report = Runner(recipe, tmp_path, log=lambda *_: None).run()
     assert [it["iteration"] for it in report["iterations"]] == [1, 2]
+    # prompts.reseed: the second iteration samples fresh prompts (drawn with seed + 1), not the first's
+    def texts(name):
+        return [g.prompt.text for g in _stage(tmp_path, name).read_groups()]
+    first, fresh = texts("prompts"), texts("prompts_it2")
+    assert len(fresh) == 4 and not set(first) & set(fresh)
+    assert texts("generate_it2") == fresh
     assert report["model"] == str(tmp_path / "model_it2")
     second = json.loads((tmp_path / "stages" / "generate_it2" / "manifest.json").read_text())
     assert second["rows"] == 4

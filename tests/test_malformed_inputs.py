@@ -41,6 +41,8 @@ RECIPES = [
     ("unknown benchmark", "name: x\n" + SIGNALS + "evaluate:\n  benchmarks: [mmlu]\n", ["unknown benchmark 'mmlu'"]),
     ("bad executor", "name: x\nexecutor: spark\n" + SIGNALS, ["`executor`", "'local' or 'ray'"]),
     ("bad train.method", "name: x\n" + SIGNALS + "train:\n  method: ppo\n", ["`train.method`"]),
+    ("reseed with one iteration", "name: x\n" + SIGNALS + "prompts:\n  reseed: true\n",
+     ["r.yaml:5", "`prompts.reseed`", "set iterations: 2 or more"]),
     ("bad build.kind", "name: x\n" + SIGNALS + "build:\n  kind: pairs\n", ["`build.kind`"]),
     ("signal params not a mapping", "name: x\nsignals:\n  - name: verifiable_instructions\n    params: [1]\n",
      ["`signals.0.params`"]),

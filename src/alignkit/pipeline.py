@@ -71,6 +71,8 @@ class Runner(Stages):
         if r.train.method == "none" and in_context is not None:
             after = in_context  # an in-context recipe: its "after" is the model aligned by its context
         for self.iteration in range(1, r.iterations + 1):
+            if prompts is not None and r.prompts.reseed and self.iteration > 1:
+                prompts = self.prompts(self.iteration)  # fresh requests for this round
             if r.train.method in ONLINE or not r.signals:  # online RL generates and scores inside training;
                 # an in-context recipe (no signals) generates nothing
                 built, info = prompts, {"iteration": self.iteration, "signal": {}, "dataset_rows": None}

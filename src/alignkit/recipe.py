@@ -54,8 +54,10 @@ class PromptsConfig(_Strict):
     messages_column: str | None = None
     meta_columns: list[str] = []
     shuffle: bool = False  # hf, jsonl, parquet: take n rows at random (with `seed`) instead of the first n
+    # iterations > 1: iteration k draws its own prompts with seed + k - 1 (fresh requests each round)
+    reseed: bool = False
     LATE_FIELDS: ClassVar[frozenset[str]] = frozenset({"requests", "max_request_words", "rephrase", "prompt_column",
-                                                       "messages_column", "meta_columns", "shuffle"})
+                                                       "messages_column", "meta_columns", "shuffle", "reseed"})
 
     @model_validator(mode="after")
     def _columns_for_hf(self) -> PromptsConfig:
@@ -190,6 +192,16 @@ class Recipe(_Strict):
                 type=PydanticCustomError("signals_required", "list at least one signal (`alignkit signals` lists "
                                          "them); only an in-context recipe (train.method: none with "
                                          "evaluate.in_context) has none"), loc=("signals",), input=self.signals)])
+        return self
+
+    @model_validator(mode="after")
+    def _reseed_iterates(self) -> Recipe:
+        if self.prompts.reseed and self.iterations == 1:
+            raise ValidationError.from_exception_data("Recipe", [InitErrorDetails(
+                type=PydanticCustomError("reseed_needs_iterations", "prompts.reseed draws new prompts for "
+                                         "iterations 2 and later, and this recipe has one iteration: set "
+                                         "iterations: 2 or more, or remove reseed"),
+                loc=("prompts", "reseed"), input=True)])
         return self
 
     @model_validator(mode="after")

@@ -98,10 +98,15 @@ class Stages:
         before the option existed are reused)."""
         return () if self.recipe.load_dtype == "float32" else ("dtype", self.recipe.load_dtype)
 
-    def prompts(self) -> Stage:
-        stage = self.store.stage("prompts", _key("prompts", self.recipe.prompts))
+    def prompts(self, iteration: int = 1) -> Stage:
+        """The prompts of `iteration`: with prompts.reseed, iteration k > 1 draws its own with the
+        prompts' seed + k - 1; otherwise every iteration uses the first one's."""
+        cfg = self.recipe.prompts
+        if iteration > 1:
+            cfg = cfg.model_copy(update={"seed": cfg.seed + iteration - 1})
+        stage = self.store.stage(stage_name("prompts", iteration), _key("prompts", cfg))
         if not stage.done():
-            prompts = load_prompts(self.recipe.prompts)
+            prompts = load_prompts(cfg)
             stage.write_groups([Group(p) for p in prompts])
             stage.finish(rows=len(prompts))
         # every run (the model may have changed since the stage was written): before any model work

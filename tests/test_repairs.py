@@ -11,6 +11,8 @@ from alignkit.types import Candidate, Group, Prompt
 
 TEXT = ("Cats are small, curious animals. They sleep for most of the day. Many people keep them as pets. "
         "A cat purrs when it is happy. Some cats love to climb trees. They groom themselves often.")
+GARDEN = ("Gardens need water every morning. Tomatoes grow best in full sun. Basil likes warm soil. "
+          "Mulch keeps the roots cool. Prune the tomatoes weekly. Harvest when the fruit is red.")
 
 
 @pytest.mark.parametrize("cid", sorted(REPAIRS))
@@ -122,8 +124,7 @@ def test_contrast_adds_a_pair_that_rewards_leaving_out_words_the_answer_uses():
     from alignkit.checks.repairs import answer_words
     from alignkit.data.instructions import synthesize
 
-    answer = ("Gardens need water every morning. Tomatoes grow best in full sun. Basil likes warm soil. "
-              "Mulch keeps the roots cool. Prune the tomatoes weekly. Harvest when the fruit is red.")
+    answer = GARDEN
     prompt = synthesize("train", 1, seed=3)[0]
     g = Group(prompt, [Candidate(answer, {"finish_reason": "stop", "model": "m"})])
     plain = get_signal("checker_revision")(relabel=1).annotate([g])
@@ -151,10 +152,6 @@ def test_contrast_skips_an_answer_whose_every_word_fills_a_third_of_it():
     plain = get_signal("checker_revision")(relabel=1).annotate([Group(prompt, [Candidate(answer)])])
     out = get_signal("checker_revision")(relabel=1, contrast=True).annotate([Group(prompt, [Candidate(answer)])])
     assert len(out) == len(plain)  # dropping any word's sentences would leave under half the answer
-
-
-GARDEN = ("Gardens need water every morning. Tomatoes grow best in full sun. Basil likes warm soil. "
-          "Mulch keeps the roots cool. Prune the tomatoes weekly. Harvest when the fruit is red.")
 
 
 def test_unasked_adds_a_pair_that_rewards_leaving_a_form_out_when_not_asked():

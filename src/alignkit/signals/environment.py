@@ -170,23 +170,24 @@ class CheckerRevision(Signal):
         out = []
         for group in groups:
             out.append(group)
-            relabelled = checker.annotate(self._relabel(group, relabel, max_sentences))
+            source = _source_answer(group, self.p.unloop)  # one answer feeds every kind of pair below
+            relabelled = checker.annotate(self._relabel(group, source, relabel, max_sentences))
             out.extend(relabelled)
             if self.p.contrast:
-                out.extend(checker.annotate(self._forbid(group)))
+                out.extend(checker.annotate(self._forbid(group, source)))
             if self.p.unasked:
-                out.extend(self._unasked(group, relabelled, checker.name))
+                out.extend(self._unasked(group, source, relabelled, checker.name))
         return out
 
     def _rephrase(self, group: Group) -> float:
         return group.prompt.meta.get("rephrase", 0.0) if self.p.rephrase is None else self.p.rephrase
 
-    def _forbid(self, group: Group) -> list[Group]:
+    def _forbid(self, group: Group, source: SourceAnswer) -> list[Group]:
         """The contrastive pair: the group's task with "do not include keywords X, Y" (lm-eval's
         wording, or with the recipe's rephrase probability another one), X and Y words its answer
         uses; chosen, the answer without the sentences that use them; rejected, the answer as is."""
         task = group.prompt.meta.get("base_task")
-        source, answer, unedited_text = _source_answer(group, self.p.unloop)
+        source, answer, unedited_text = source
         if not task or answer is None:
             return []
         for words in (answer_words(answer, 2), answer_words(answer, 1)):  # two words, else one
@@ -206,14 +207,14 @@ class CheckerRevision(Signal):
         unedited = Candidate(unedited_text, dict(source.origin, relabeled_from=group.prompt.id))
         return [Group(prompt, [Candidate(kept, origin), unedited])]
 
-    def _unasked(self, group: Group, relabelled: list[Group], scored_as: str) -> list[Group]:
+    def _unasked(self, group: Group, source: SourceAnswer, relabelled: list[Group], scored_as: str) -> list[Group]:
         """The counter pair: the bare task (no constraint), the unedited answer chosen over one of
         its relabelled versions, drawn at random. There is no constraint for the checker to check,
         so the pair is scored here: the edited answer adds forms nobody asked for. Skipped when the
         answer had to be cut out of a loop (it would teach the loop), and when it follows any
         constraint of its own prompt (it may carry a form that prompt asked for)."""
         task = group.prompt.meta.get("base_task")
-        source, text, unedited_text = _source_answer(group, self.p.unloop)
+        source, text, unedited_text = source
         edited = [g for g in relabelled if g.candidates[0].text != unedited_text]
         if not task or text is None or text != unedited_text or not edited:
             return []
@@ -233,11 +234,11 @@ class CheckerRevision(Signal):
                                  Annotation(f"{scored_as}.partial", "score", score, why, provenance)]
         return [Group(prompt, [kept, added])]
 
-    def _relabel(self, group: Group, k: int, max_sentences: int | None) -> list[Group]:
+    def _relabel(self, group: Group, source: SourceAnswer, k: int, max_sentences: int | None) -> list[Group]:
         """New groups: the same task under k other constraint sets of its split, each holding the
         group's first model-written answer edited to comply, and the same answer unedited."""
         split, task = group.prompt.meta.get("split"), group.prompt.meta.get("base_task")
-        source, text, unedited_text = _source_answer(group, self.p.unloop)
+        source, text, unedited_text = source
         if split not in SPLITS or not task or text is None:
             return []
         out, seen = [], {group.prompt.text}
@@ -273,7 +274,11 @@ def _editable(cand: Candidate, unloop: bool) -> tuple[str | None, bool]:
     return _finished(cand), False
 
 
-def _source_answer(group: Group, unloop: bool = False) -> tuple[Candidate | None, str | None, str | None]:
+# a group's first model-written answer, the text to edit from it and its unedited text (see _source_answer)
+SourceAnswer = tuple[Candidate | None, str | None, str | None]
+
+
+def _source_answer(group: Group, unloop: bool = False) -> SourceAnswer:
     """The group's first model-written, non-degenerate answer, the text to edit from it (see
     `_editable`) and its unedited text (finished); texts are None when too little would be left."""
     source = next((c for c in group.candidates if "signal" not in c.origin and not degenerate(c.text)), None)

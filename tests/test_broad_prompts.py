@@ -106,10 +106,10 @@ def test_new_recipe_fields_leave_existing_stage_keys_unchanged():
     from alignkit.recipe import load_recipe
     from alignkit.types import content_hash
 
-    # every field added after the stage keys were fixed (sessions 10-22: issues 22, 23, 24 and 25)
+    # every field added after the stage keys were fixed (sessions 10-23: issues 22, 23, 24 and 25)
     late = {"requests", "max_request_words", "rephrase", "budgets", "bf16", "group_by_length", "prompt_column",
             "messages_column", "meta_columns", "shuffle", "report_to", "qlora", "engine", "in_context", "interpolate",
-            "reseed"}
+            "reseed", "ld_alpha"}
     for path in glob.glob("recipes/*.yaml"):
         r = load_recipe(path)
         for part in (r.prompts, r.evaluate, r.generate, r.train):

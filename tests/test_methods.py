@@ -33,3 +33,18 @@ def test_qlora_is_accepted_exactly_for_the_tables_qlora_methods(method):
     else:
         with pytest.raises(ValidationError, match="qlora works with sft, dpo, kto, orpo, simpo"):
             TrainConfig(method=method, qlora=True)
+
+
+def test_ld_alpha_reaches_trls_dpo_config_and_is_refused_elsewhere(tmp_path):
+    from pydantic import ValidationError
+
+    from alignkit.train import _common_args, dpo_config
+
+    cfg = TrainConfig(method="dpo", ld_alpha=0.5, loss_type=["sigmoid", "sft"])
+    made = dpo_config(cfg, _common_args(cfg, tmp_path, 8))
+    assert made.ld_alpha == 0.5 and made.loss_type == ["sigmoid", "sft"]
+    assert dpo_config(TrainConfig(method="dpo"), _common_args(cfg, tmp_path, 8)).ld_alpha is None  # plain DPO
+    with pytest.raises(ValidationError, match="works with method: dpo only"):
+        TrainConfig(method="sft", ld_alpha=0.5)
+    with pytest.raises(ValidationError, match="less than or equal to 1"):
+        TrainConfig(method="dpo", ld_alpha=1.5)

@@ -78,6 +78,9 @@ class TrainConfig(_Strict):
     max_steps: int = -1  # stop after this many optimizer steps (-1: run the epochs)
     loss_type: str | list[str] = "sigmoid"  # dpo: TRL loss type(s), e.g. [sigmoid, sft] for RPO
     loss_weights: list[float] | None = None
+    # dpo: LD-DPO (Liu et al. 2024) weight on the longer answer's tokens past the shorter one's length;
+    # below 1 the pair's length difference counts less (0 masks it). None: plain DPO
+    ld_alpha: float | None = Field(None, ge=0, le=1)
     heldout_fraction: float = Field(0.25, ge=0, lt=1)  # reward: prompts kept out of training to measure the model
     lora: LoraConfig | None = LoraConfig()
     seed: int = 0
@@ -91,7 +94,8 @@ class TrainConfig(_Strict):
     qlora: bool = False  # QLoRA: the base model frozen in 4 bits (bitsandbytes NF4), the LoRA adapters trained
     # WiSE-FT: the saved model is start + interpolate x (trained - start); below 1 keeps part of the change
     interpolate: float = Field(1.0, gt=0, le=2)
-    LATE_FIELDS: ClassVar[frozenset[str]] = frozenset({"bf16", "group_by_length", "qlora", "interpolate"})
+    LATE_FIELDS: ClassVar[frozenset[str]] = frozenset({"bf16", "group_by_length", "qlora", "interpolate",
+                                                          "ld_alpha"})
 
     @field_validator("interpolate")
     @classmethod
@@ -99,6 +103,14 @@ class TrainConfig(_Strict):
         if alpha != 1 and info.data.get("method") == "reward":
             raise ValueError("a reward model's head is new, so there is nothing to interpolate it with: remove "
                              "interpolate (or set it to 1)")
+        return alpha
+
+    @field_validator("ld_alpha")
+    @classmethod
+    def _dpo_only(cls, alpha: float | None, info: ValidationInfo) -> float | None:
+        if alpha is not None and info.data.get("method") != "dpo":
+            raise ValueError("ld_alpha weights the length difference of DPO's pairs: it works with method: dpo "
+                             "only; remove it")
         return alpha
 
     @field_validator("qlora")

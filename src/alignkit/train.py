@@ -99,6 +99,14 @@ def _last_checkpoint(output_dir: Path, method: str = "sft", args: Any = None) ->
     return found
 
 
+def dpo_config(cfg: TrainConfig, args: dict[str, Any]):
+    """TRL's DPOConfig for the recipe's train settings; `args` are the settings every trainer shares."""
+    from trl import DPOConfig
+
+    losses = [cfg.loss_type] if isinstance(cfg.loss_type, str) else cfg.loss_type
+    return DPOConfig(**args, beta=cfg.beta, loss_type=losses, loss_weights=cfg.loss_weights, ld_alpha=cfg.ld_alpha)
+
+
 def train(method: str, rows: list[dict], cfg: TrainConfig, model_path: str, work_dir: Path,
           out_dir: Path, reward=None, generation=None, dtype: str | None = None,
           chat_template: str | None = None) -> dict[str, Any]:
@@ -137,11 +145,9 @@ def train(method: str, rows: list[dict], cfg: TrainConfig, model_path: str, work
 
         trainer = SFTTrainer(args=SFTConfig(**args, completion_only_loss=True), **common)
     elif method == "dpo":
-        from trl import DPOConfig, DPOTrainer
+        from trl import DPOTrainer
 
-        losses = [cfg.loss_type] if isinstance(cfg.loss_type, str) else cfg.loss_type
-        trainer = DPOTrainer(args=DPOConfig(**args, beta=cfg.beta, loss_type=losses,
-                                            loss_weights=cfg.loss_weights), **common)
+        trainer = DPOTrainer(args=dpo_config(cfg, args), **common)
     elif method == "reward":  # centred rewards: 0 means "average", a usable rejection threshold
         from trl import RewardConfig, RewardTrainer
 

@@ -17,12 +17,15 @@ import importlib.util
 import os
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alignkit.config import TrainConfig
 from alignkit.errors import AlignkitError
 from alignkit.methods import COLUMNS, DATASET_KIND, ONLINE
 from alignkit.models.templates import NO_TEMPLATE_FIX, chat_template_text
+
+if TYPE_CHECKING:
+    from trl import DPOConfig
 
 # what save_pretrained writes for the weights, in any of its formats (interpolate rewrites them)
 WEIGHT_FILES = ("*.safetensors", "*.safetensors.index.json", "pytorch_model*.bin", "pytorch_model.bin.index.json")
@@ -99,7 +102,7 @@ def _last_checkpoint(output_dir: Path, method: str = "sft", args: Any = None) ->
     return found
 
 
-def dpo_config(cfg: TrainConfig, args: dict[str, Any]):
+def dpo_config(cfg: TrainConfig, args: dict[str, Any]) -> DPOConfig:
     """TRL's DPOConfig for the recipe's train settings; `args` are the settings every trainer shares."""
     from trl import DPOConfig
 

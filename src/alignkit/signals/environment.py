@@ -170,24 +170,24 @@ class CheckerRevision(Signal):
         out = []
         for group in groups:
             out.append(group)
-            source = _source_answer(group, self.p.unloop)  # one answer feeds every kind of pair below
-            relabelled = checker.annotate(self._relabel(group, source, relabel, max_sentences))
+            picked = _source_answer(group, self.p.unloop)  # one answer feeds every kind of pair below
+            relabelled = checker.annotate(self._relabel(group, picked, relabel, max_sentences))
             out.extend(relabelled)
             if self.p.contrast:
-                out.extend(checker.annotate(self._forbid(group, source)))
+                out.extend(checker.annotate(self._forbid(group, picked)))
             if self.p.unasked:
-                out.extend(self._unasked(group, source, relabelled, checker.name))
+                out.extend(self._unasked(group, picked, relabelled, checker.name))
         return out
 
     def _rephrase(self, group: Group) -> float:
         return group.prompt.meta.get("rephrase", 0.0) if self.p.rephrase is None else self.p.rephrase
 
-    def _forbid(self, group: Group, source: SourceAnswer) -> list[Group]:
+    def _forbid(self, group: Group, picked: SourceAnswer) -> list[Group]:
         """The contrastive pair: the group's task with "do not include keywords X, Y" (lm-eval's
         wording, or with the recipe's rephrase probability another one), X and Y words its answer
         uses; chosen, the answer without the sentences that use them; rejected, the answer as is."""
         task = group.prompt.meta.get("base_task")
-        source, answer, unedited_text = source
+        source, answer, unedited_text = picked
         if not task or answer is None:
             return []
         for words in (answer_words(answer, 2), answer_words(answer, 1)):  # two words, else one
@@ -207,14 +207,14 @@ class CheckerRevision(Signal):
         unedited = Candidate(unedited_text, dict(source.origin, relabeled_from=group.prompt.id))
         return [Group(prompt, [Candidate(kept, origin), unedited])]
 
-    def _unasked(self, group: Group, source: SourceAnswer, relabelled: list[Group], scored_as: str) -> list[Group]:
+    def _unasked(self, group: Group, picked: SourceAnswer, relabelled: list[Group], scored_as: str) -> list[Group]:
         """The counter pair: the bare task (no constraint), the unedited answer chosen over one of
         its relabelled versions, drawn at random. There is no constraint for the checker to check,
         so the pair is scored here: the edited answer adds forms nobody asked for. Skipped when the
         answer had to be cut out of a loop (it would teach the loop), and when it follows any
         constraint of its own prompt (it may carry a form that prompt asked for)."""
         task = group.prompt.meta.get("base_task")
-        source, text, unedited_text = source
+        source, text, unedited_text = picked
         edited = [g for g in relabelled if g.candidates[0].text != unedited_text]
         if not task or text is None or text != unedited_text or not edited:
             return []
@@ -234,11 +234,11 @@ class CheckerRevision(Signal):
                                  Annotation(f"{scored_as}.partial", "score", score, why, provenance)]
         return [Group(prompt, [kept, added])]
 
-    def _relabel(self, group: Group, source: SourceAnswer, k: int, max_sentences: int | None) -> list[Group]:
+    def _relabel(self, group: Group, picked: SourceAnswer, k: int, max_sentences: int | None) -> list[Group]:
         """New groups: the same task under k other constraint sets of its split, each holding the
         group's first model-written answer edited to comply, and the same answer unedited."""
         split, task = group.prompt.meta.get("split"), group.prompt.meta.get("base_task")
-        source, text, unedited_text = source
+        source, text, unedited_text = picked
         if split not in SPLITS or not task or text is None:
             return []
         out, seen = [], {group.prompt.text}

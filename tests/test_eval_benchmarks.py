@@ -110,3 +110,17 @@ def test_ifbench_scores_with_its_own_checker():
 
     assert "spacy" not in sys.modules or sys.modules["spacy"].__spec__ is not None  # no stand-in left behind
     importlib.util.find_spec("spacy")  # what transformers does; raised ValueError with a stand-in left in place
+
+
+@pytest.mark.parametrize("dev,test", [("arithmetic_dev", "arithmetic_heldout"), ("functions_dev", "functions_heldout")])
+def test_capability_dev_sets_share_no_item_with_their_test_sets(dev, test):
+    d, t = BENCHMARKS[dev].prompts(200, 0), BENCHMARKS[test].prompts(200, 0)
+    assert BENCHMARKS[dev].split == "dev" and BENCHMARKS[test].split == "test"
+    assert len(d) == 200 and {p.meta["split"] for p in d} == {"dev"}
+    assert not {p.text for p in d} & {p.text for p in t}
+    if dev == "functions_dev":  # other tasks, not only other test inputs
+        assert not {p.meta["task"] for p in d} & {p.meta["task"] for p in t}
+    else:  # scored like its test set, by the ground truth the item carries
+        bench = BENCHMARKS[dev]
+        assert bench.score(d[0], f"So the answer is {d[0].meta['answer']}.") == 1.0
+        assert bench.score(d[0], f"So the answer is {d[0].meta['answer'] + 1}.") == 0.0

@@ -176,6 +176,23 @@ def test_unasked_adds_a_pair_that_rewards_leaving_a_form_out_when_not_asked():
     assert again[-1].candidates[1].text == added.text  # the drawn version is deterministic
 
 
+def test_unasked_pick_nearest_rejects_the_edited_version_closest_in_length():
+    from alignkit.data.instructions import synthesize
+
+    prompt = synthesize("train", 1, seed=16)[0]  # a random pick rejects a version 18 words longer
+    fresh = lambda: [Group(prompt, [Candidate(GARDEN, {"finish_reason": "stop"})])]  # noqa: E731
+    out = get_signal("checker_revision")(relabel=6, unasked=True, unasked_pick="nearest").annotate(fresh())
+    words = lambda t: len(t.split())  # noqa: E731
+    edited = [g.candidates[0].text for g in out[1:-1] if g.candidates[0].text != GARDEN]
+    gaps = sorted({abs(words(t) - words(GARDEN)) for t in edited})
+    assert len(gaps) > 1  # the relabelled versions differ in length, so the pick matters
+    assert abs(words(out[-1].candidates[1].text) - words(GARDEN)) == gaps[0]
+    drawn = get_signal("checker_revision")(relabel=6, unasked=True).annotate(fresh())[-1].candidates[1].text
+    assert abs(words(drawn) - words(GARDEN)) > gaps[0]  # this prompt's random draw is not the nearest
+    assert get_signal("checker_revision")(relabel=6, unasked=True, unasked_pick="random").annotate(
+        fresh())[-1].candidates[1].text == drawn  # "random" is the default, as drawn before the option
+
+
 def test_unasked_skips_an_answer_that_follows_a_constraint_of_its_own_prompt():
     from alignkit.data.instructions import synthesize
 

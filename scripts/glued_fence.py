@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+from pathlib import Path
 
 from alignkit.evaluate.benchmarks import BENCHMARKS
 
@@ -21,9 +22,10 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     bench = BENCHMARKS[args.bench]
-    items = json.loads(open(args.items).read())
+    items = json.loads(Path(args.items).read_text())
     prompts = {p.id: p for p in bench.prompts(len(items), args.seed)}
-    strict = glued = read = 0.0
+    strict = read = 0.0
+    glued = 0
     for it in items:
         p, text = prompts[it["id"]], it["response"]
         fixed = re.sub(r"```(?:python|py)?[ \t]*(?=def )", "```python\n", text)
@@ -31,7 +33,7 @@ def main() -> None:
         read += bench.score(p, fixed)
         glued += fixed != text
     n = len(items)
-    print(json.dumps({"items": n, "glued_fences": int(glued), "score": round(strict / n, 3),
+    print(json.dumps({"items": n, "glued_fences": glued, "score": round(strict / n, 3),
                       "score_glued_read_as_code": round(read / n, 3)}))
 
 

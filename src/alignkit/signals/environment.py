@@ -214,10 +214,11 @@ class CheckerRevision(Signal):
 
     def _unasked(self, group: Group, picked: SourceAnswer, relabelled: list[Group], scored_as: str) -> list[Group]:
         """The counter pair: the bare task (no constraint), the unedited answer chosen over one of
-        its relabelled versions, drawn at random. There is no constraint for the checker to check,
-        so the pair is scored here: the edited answer adds forms nobody asked for. Skipped when the
-        answer had to be cut out of a loop (it would teach the loop), and when it follows any
-        constraint of its own prompt (it may carry a form that prompt asked for)."""
+        its relabelled versions (`unasked_pick`: drawn at random, or the nearest in length). There is
+        no constraint for the checker to check, so the pair is scored here: the edited answer adds
+        forms nobody asked for. Skipped when the answer had to be cut out of a loop (it would teach
+        the loop), and when it follows any constraint of its own prompt (it may carry a form that
+        prompt asked for)."""
         task = group.prompt.meta.get("base_task")
         source, text, unedited_text = picked
         edited = [g for g in relabelled if g.candidates[0].text != unedited_text]
@@ -228,7 +229,8 @@ class CheckerRevision(Signal):
             return []
         rng = random.Random(f"unasked:{group.prompt.id}")
         if self.p.unasked_pick == "nearest":
-            gap = [abs(len(g.candidates[0].text.split()) - len(unedited_text.split())) for g in edited]
+            length = len(unedited_text.split())
+            gap = [abs(len(g.candidates[0].text.split()) - length) for g in edited]
             edited = [g for g, d in zip(edited, gap) if d == min(gap)]
         pick = rng.choice(edited)
         forms = [c["id"] for c in pick.prompt.meta["constraints"]]

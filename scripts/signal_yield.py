@@ -2,8 +2,8 @@
 generation (samples, tokens by the base tokenizer, answers cut at the token limit), how often the
 policy's own samples pass the checker (overall, per prompt, per constraint type), and where the
 preference pairs' chosen answers come from (an on-policy sample, a checker repair, a relabelled or
-a contrast answer); how many samples and pair answers loop (checks/repetition.py), and the pairs'
-mean answer length in words.
+a contrast answer); how many samples and pair answers loop (checks/repetition.py), the pairs'
+mean answer length in words, and how much longer a counter pair's rejected answer is (`unasked`).
 
     python scripts/signal_yield.py RUN [--signal verifiable_instructions]
 """
@@ -60,6 +60,13 @@ def main() -> None:
           f"({len(real)} prompts; prompts by passing samples: {sorted(Counter(k for k, _ in passing).items())})")
     for name, (k, n) in sorted(types.items(), key=lambda t: t[1][0] / max(t[1][1], 1)):
         print(f"  {name:45s} {k:4d} of {n}")
+
+    counter = [g for g in groups if any("unasked" in c.origin for c in g.candidates)]
+    if counter:  # checker_revision.unasked: the rejected answer's length against the unedited chosen one
+        gaps = [len(g.candidates[1].text.split()) - len(g.candidates[0].text.split()) for g in counter]
+        print(f"counter pairs: {len(counter)}; the rejected answer longer in {sum(d > 0 for d in gaps)}, "
+              f"shorter in {sum(d < 0 for d in gaps)}, as long in {sum(d == 0 for d in gaps)}; "
+              f"{sum(gaps) / len(gaps):+.1f} words on average")
 
     by_id = {g.id: g for g in groups}
     rows = Stage.existing(args.run, "build").read_json("rows.json")

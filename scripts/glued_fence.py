@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 from pathlib import Path
 
 from alignkit.evaluate.benchmarks import BENCHMARKS
+from alignkit.evaluate.guard import unglue_fences
 
 
 def main() -> None:
@@ -28,7 +28,7 @@ def main() -> None:
     glued = 0
     for it in items:
         p, text = prompts[it["id"]], it["response"]
-        fixed = re.sub(r"```(?:python|py)?[ \t]*(?=def )", "```python\n", text)
+        fixed = unglue_fences(text)
         strict += bench.score(p, text)
         read += bench.score(p, fixed)
         glued += fixed != text

@@ -20,17 +20,9 @@ import argparse
 import json
 from pathlib import Path
 
-from alignkit.data.store import eval_stage
+from alignkit.data.store import eval_items_path
 from alignkit.evaluate.benchmarks import BENCHMARKS
 from alignkit.evaluate.stats import paired_bootstrap_ci
-
-
-def items_file(source: str, bench: str) -> Path:
-    """`RUN:LABEL` -> that run's stage eval_LABEL_BENCH; a directory -> its `alignkit eval` BENCH.items.json."""
-    run, sep, label = source.rpartition(":")
-    if sep and not Path(source).is_dir():
-        return Path(run) / "stages" / eval_stage(label, bench) / "items.json"
-    return Path(source) / f"{bench}.items.json"
 
 
 def rescored(path: Path, bench: str, seed: int) -> list[float]:
@@ -57,7 +49,7 @@ def main() -> None:
     before_from, after_from = args.before or f"{args.run}:before", args.after or f"{args.run}:after"
     pooled: tuple[list[float], list[float]] = ([], [])
     for bench in args.bench.split(","):
-        before, after = (rescored(items_file(src, bench), bench, args.seed) for src in (before_from, after_from))
+        before, after = (rescored(eval_items_path(src, bench), bench, args.seed) for src in (before_from, after_from))
         print(json.dumps(summary(bench, before, after)))
         pooled[0].extend(before)
         pooled[1].extend(after)

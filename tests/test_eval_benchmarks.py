@@ -80,6 +80,7 @@ def test_eval_command_runs_every_benchmark(tiny_model_dir, tmp_path):
         assert b["n"] == 2 and b["ci95"][0] <= b["score"] <= b["ci95"][1], name
         items = json.loads((tmp_path / f"{name}.items.json").read_text())
         assert len(items) == 2 and all("response" in it for it in items)
+        assert b["form"]["mean_words"] == sum(len(it["response"].split()) for it in items) / 2, name
     assert report["benchmarks"]["overrefusal"]["higher_is_better"] is False
     mt = report["benchmarks"]["mtbench"]
     assert mt["score"] == 0.5  # the model is its own baseline: identical answers tie

@@ -191,6 +191,7 @@ def eval_(model: str = typer.Option(..., "--model", help="model: `embedded`, a p
     _quiet_libraries()
     from alignkit.data.store import atomic_write_json
     from alignkit.evaluate.benchmarks import EvalContext, items, run_benchmark
+    from alignkit.evaluate.guard import answer_form
     from alignkit.evaluate.report_html import write_run_report
     from alignkit.evaluate.stats import bootstrap_ci
     from alignkit.models.cache import ModelCache
@@ -207,7 +208,8 @@ def eval_(model: str = typer.Option(..., "--model", help="model: `embedded`, a p
     for name in names:
         res = run_benchmark(backend, name, limit, seed=seed, max_new_tokens=max_new_tokens, ctx=ctx)
         entry = {"score": res.mean, "ci95": bootstrap_ci(res.scores, seed=seed), "n": len(res.scores),
-                 "higher_is_better": BENCHMARKS[name].higher_is_better, "split": BENCHMARKS[name].split}
+                 "higher_is_better": BENCHMARKS[name].higher_is_better, "split": BENCHMARKS[name].split,
+                 "form": answer_form(list(res.responses))}  # words, loops, glued fences: what a score hides
         if BENCHMARKS[name].score is None:
             entry.update(baseline=baseline, judge=judge)
         report["benchmarks"][name] = entry

@@ -61,6 +61,15 @@ def eval_stage(label: str, bench: str) -> str:
     return f"eval_{label}_{bench}"
 
 
+def eval_items_path(source: str | Path, bench: str) -> Path:
+    """Where an evaluation's items are: `RUN:LABEL` is that run's stage eval_LABEL_BENCH, a directory
+    written by `alignkit eval` holds BENCH.items.json."""
+    run, sep, label = str(source).rpartition(":")
+    if sep and not Path(source).is_dir():
+        return Path(run) / "stages" / eval_stage(label, bench) / "items.json"
+    return Path(source) / f"{bench}.items.json"
+
+
 class Stage:
     """One stage's directory inside a run."""
 

@@ -86,7 +86,16 @@ def test_items_without_their_prompt_and_benchmarks_without_constraints():
     assert out["constraints"]["matched_items"] == 3 and out["constraints"]["unmatched_items"] == 1
     assert out["constraints"]["types"]["punctuation:no_comma"]["items"] == 2  # the stray item is not counted
     plain = bench_breakdown("arithmetic_heldout", _items(BEFORE), _items(AFTER))
-    assert set(plain) == {"length"}
+    assert set(plain) == {"length", "guard"} and plain["guard"]["passed"]
+
+
+def test_the_guard_in_the_breakdown_and_its_line():
+    worked = "First 12 + 30 = 42, then 42 - 2 = 40 apples are left. The answer is 40."
+    prompts = [_prompt(f"Problem {i}.") for i in range(20)]
+    out = bench_breakdown("arithmetic_heldout", _items([worked] * 20, prompts), _items(["40."] * 20, prompts))
+    assert not out["guard"]["passed"] and out["guard"]["form_after"]["mean_words"] == 1.0
+    assert summary_line("arithmetic_heldout", out).endswith(
+        "; capability guard fails: answers shrink: 19 -> 1 words (below 0.75 of the base's)")
 
 
 def test_summary_line_and_markdown(bd):

@@ -23,6 +23,7 @@ import numpy as np
 from alignkit.checks.constraints import Constraint, check
 from alignkit.checks.repetition import loops
 from alignkit.evaluate.benchmarks import BENCHMARKS
+from alignkit.evaluate.guard import guard
 from alignkit.evaluate.stats import paired_summary
 from alignkit.types import Prompt
 
@@ -90,12 +91,14 @@ def constraint_table(prompts: dict[str, Prompt], before: list[dict], after: list
 
 def bench_breakdown(name: str, before: list[dict], after: list[dict], *, prompts: list[Prompt] | None = None,
                     n: int | None = None, prompt_seed: int = 0, seed: int = 0) -> dict[str, Any]:
-    """One benchmark's breakdown: `length` always; `constraints` when its prompts carry constraints.
+    """One benchmark's breakdown: `length` and `guard` always; `constraints` when its prompts carry constraints.
     The prompts are `prompts`, or for the benchmarks in CONSTRAINT_BENCHMARKS regenerated with the
     evaluation's `n` (default: the number of items) and `prompt_seed`; they are matched to the
     items by id."""
     out: dict[str, Any] = {"length": {"before": length_stats([it["response"] for it in before]),
                                       "after": length_stats([it["response"] for it in after])}}
+    g = guard(before, after, seed=seed)  # the answers' form beside the score: what a small model's accuracy hides
+    out["guard"] = {k: g[k] for k in ("passed", "failed", "form_before", "form_after")}
     if prompts is None and name in CONSTRAINT_BENCHMARKS:
         prompts = BENCHMARKS[name].prompts(n or len(before), prompt_seed)
     by_id = {p.id: p for p in prompts or [] if "constraints" in p.meta}
@@ -118,13 +121,15 @@ def run_breakdown(run: str | Path, benchmarks: list[str], after_label: str, *, n
 
 
 def summary_line(name: str, bd: dict[str, Any]) -> str:
-    """One line for the console: mean answer length before -> after, and the constraint types with
-    a significant loss."""
+    """One line for the console: mean answer length before -> after, the constraint types with a
+    significant loss, and what the capability guard (`evaluate.guard`) failed on."""
     lb, la = bd["length"]["before"], bd["length"]["after"]
     text = f"{name}: mean answer length {lb.get('mean', 0):.0f} -> {la.get('mean', 0):.0f} words"
     if "constraints" in bd:
         losses = bd["constraints"]["significant_losses"]
         text += "; constraint types with a significant loss: " + (", ".join(losses) if losses else "none")
+    if bd.get("guard", {}).get("failed"):  # absent in reports written before session 27
+        text += "; capability guard fails: " + "; ".join(bd["guard"]["failed"])
     return text
 
 

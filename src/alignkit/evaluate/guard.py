@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from alignkit.checks.repetition import loops
-from alignkit.evaluate.stats import paired_bootstrap_ci
+from alignkit.evaluate.stats import paired_summary
 
 _GLUED = re.compile(r"```(?:python|py)?[ \t]*(?=def )")
 
@@ -63,12 +63,12 @@ def guard(before: list[dict], after: list[dict], rule: GuardRule = GuardRule(), 
                          f"{len(missing)} ids of the second not in the first): evaluate both with the same "
                          "--bench, --n and --seed")
     pairs = [(by_id[it["id"]], it) for it in after]
-    s0, s1 = [float(b["score"]) for b, _ in pairs], [float(a["score"]) for _, a in pairs]
+    score = paired_summary([float(b["score"]) for b, _ in pairs], [float(a["score"]) for _, a in pairs], seed)
     f0, f1 = answer_form([b["response"] for b, _ in pairs]), answer_form([a["response"] for _, a in pairs])
-    ci = paired_bootstrap_ci(s0, s1, seed=seed)
+    ci = score["ci95"]
     failed = []
     if ci[1] < 0:
-        failed.append(f"score loses significantly: {sum(s0) / len(s0):.3f} -> {sum(s1) / len(s1):.3f}, "
+        failed.append(f"score loses significantly: {score['before']:.3f} -> {score['after']:.3f}, "
                       f"95% CI [{ci[0]:+.3f}, {ci[1]:+.3f}]")
     if f0["mean_words"] and f1["mean_words"] < rule.min_length_ratio * f0["mean_words"]:
         failed.append(f"answers shrink: {f0['mean_words']:.0f} -> {f1['mean_words']:.0f} words "
@@ -78,6 +78,4 @@ def guard(before: list[dict], after: list[dict], rule: GuardRule = GuardRule(), 
     if f1["glued_fences"] > f0["glued_fences"] + rule.max_new_glued:
         failed.append(f"more glued fences: {f0['glued_fences']} -> {f1['glued_fences']} "
                       f"(allowed +{rule.max_new_glued})")
-    return {"n": len(pairs), "before": sum(s0) / len(s0), "after": sum(s1) / len(s1),
-            "delta": (sum(s1) - sum(s0)) / len(s0), "ci95": ci, "form_before": f0, "form_after": f1,
-            "passed": not failed, "failed": failed}
+    return {**score, "form_before": f0, "form_after": f1, "passed": not failed, "failed": failed}

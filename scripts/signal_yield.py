@@ -3,7 +3,8 @@ generation (samples, tokens by the base tokenizer, answers cut at the token limi
 policy's own samples pass the checker (overall, per prompt, per constraint type), and where the
 preference pairs' chosen answers come from (an on-policy sample, a checker repair, a relabelled or
 a contrast answer); how many samples and pair answers loop (checks/repetition.py), the pairs'
-mean answer length in words, and how much longer a counter pair's rejected answer is (`unasked`).
+mean answer length in words, and how much longer a counter pair's rejected answer is (`unasked`; the
+shortened pairs of `unasked_short` apart).
 
     python scripts/signal_yield.py RUN [--signal verifiable_instructions]
 """
@@ -62,9 +63,12 @@ def main() -> None:
         print(f"  {name:45s} {k:4d} of {n}")
 
     counter = [g for g in groups if any("unasked" in c.origin for c in g.candidates)]
-    if counter:  # checker_revision.unasked: the rejected answer's length against the unedited chosen one
-        gaps = [len(g.candidates[1].text.split()) - len(g.candidates[0].text.split()) for g in counter]
-        print(f"counter pairs: {len(counter)}; the rejected answer longer in {sum(d > 0 for d in gaps)}, "
+    short = [g for g in counter if g.candidates[1].origin["unasked"] == ["shortened"]]
+    for kind, pairs in (("counter pairs", [g for g in counter if g not in short]), ("shortened pairs", short)):
+        if not pairs:  # checker_revision.unasked(_short): the rejected answer's length against the chosen one
+            continue
+        gaps = [len(g.candidates[1].text.split()) - len(g.candidates[0].text.split()) for g in pairs]
+        print(f"{kind}: {len(pairs)}; the rejected answer longer in {sum(d > 0 for d in gaps)}, "
               f"shorter in {sum(d < 0 for d in gaps)}, as long in {sum(d == 0 for d in gaps)}; "
               f"{sum(gaps) / len(gaps):+.1f} words on average")
 

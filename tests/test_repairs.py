@@ -5,7 +5,7 @@ import random
 import pytest
 
 from alignkit.checks import constraints as C
-from alignkit.checks.repairs import REPAIRS, repair, trim_unfinished
+from alignkit.checks.repairs import REPAIRS, halve, repair, trim_unfinished
 from alignkit.signals.base import get_signal
 from alignkit.types import Candidate, Group, Prompt
 
@@ -38,6 +38,14 @@ def test_trim_unfinished_keeps_whole_sentences_or_lines():
     assert trim_unfinished("* a\n* b\n* c is cu") == "* a\n* b"
     assert trim_unfinished("no sentence end at all") is None
     assert trim_unfinished("Short. " + "x" * 100) is None  # would keep too little
+
+
+def test_halve_keeps_the_first_half_of_the_sentences_or_lines():
+    assert halve(GARDEN) == ("Gardens need water every morning. Tomatoes grow best in full sun. "
+                             "Basil likes warm soil.")
+    assert halve("* one a\n* two b\n* three c\n* four d\n") == "* one a\n* two b"  # line structure kept
+    assert halve("One. Two.") is None  # under three parts: too short to halve
+    assert halve("The first sentence holds nearly every word of this answer. B. C. D.") is None  # keeps > 70%
 
 
 def _group(texts, finish=None):
@@ -200,6 +208,39 @@ def test_unasked_skips_an_answer_that_follows_a_constraint_of_its_own_prompt():
     fresh = lambda: [Group(prompt, [Candidate(GARDEN, {"finish_reason": "stop"})])]  # noqa: E731
     plain = get_signal("checker_revision")(relabel=3).annotate(fresh())
     assert len(get_signal("checker_revision")(relabel=3, unasked=True).annotate(fresh())) == len(plain)
+
+
+def test_unasked_short_adds_a_pair_that_rewards_the_whole_answer_over_its_first_half():
+    from alignkit.build import build_preference
+    from alignkit.data.instructions import synthesize
+
+    prompt = synthesize("train", 1, seed=4)[0]  # P.P.S and lowercase: the answer follows neither
+    fresh = lambda reason="stop": [Group(prompt, [Candidate(GARDEN, {"finish_reason": reason, "model": "m"})])]  # noqa: E731
+    plain = get_signal("checker_revision")(relabel=3).annotate(fresh())
+    out = get_signal("checker_revision")(relabel=3, unasked_short=True).annotate(fresh())
+    assert len(out) == len(plain) + 1
+    pair = out[-1]
+    assert pair.prompt.text == prompt.meta["base_task"] and pair.prompt.meta["constraints"] == []
+    whole, cut = pair.candidates
+    assert whole.text == GARDEN and whole.value("verifiable_instructions") == 1.0
+    assert cut.text == halve(GARDEN) and cut.value("verifiable_instructions") == 0.0
+    assert cut.origin["unasked"] == ["shortened"] and cut.origin["model"] == "m"
+    (row,) = build_preference([pair], "verifiable_instructions", "verifiable_instructions.partial")
+    assert row["chosen"][0]["content"] == GARDEN and row["rejected"][0]["content"] == halve(GARDEN)
+    both = get_signal("checker_revision")(relabel=3, unasked=True, unasked_short=True).annotate(fresh())
+    assert len(both) == len(plain) + 2 and both[-1].candidates[1].text == halve(GARDEN)
+    # an answer the token limit cut is not whole: no pair
+    assert len(get_signal("checker_revision")(relabel=3, unasked_short=True).annotate(fresh("length"))) == len(
+        get_signal("checker_revision")(relabel=3).annotate(fresh("length")))
+
+
+def test_unasked_short_skips_an_answer_that_follows_a_constraint_of_its_own_prompt():
+    from alignkit.data.instructions import synthesize
+
+    prompt = synthesize("train", 1, seed=3)[0]  # its forbidden words are absent from the answer: followed
+    fresh = lambda: [Group(prompt, [Candidate(GARDEN, {"finish_reason": "stop"})])]  # noqa: E731
+    plain = get_signal("checker_revision")(relabel=3).annotate(fresh())
+    assert len(get_signal("checker_revision")(relabel=3, unasked_short=True).annotate(fresh())) == len(plain)
 
 
 def test_relabel_rephrase_overrides_the_source_prompts_wording_mix():

@@ -213,9 +213,24 @@ def shorten(text: str, k: int, constraints: list[dict] = ()) -> str:
     """The first k sentences or lines of `text` (more when a constraint needs more parts to
     split into), keeping its line structure."""
     k = max([k] + [c.get("kwargs", {}).get(key) or 0 for c in constraints for key in _NEEDS])
-    ends = sorted({m.end() for m in re.finditer(r"[.!?][\"')\]*]*(?=\s|$)", text)}
-                  | {m.start() for m in re.finditer(r"(?<=\S)\n", text)})
+    ends = _ends(text)
     return text if len(ends) <= k else text[: ends[k - 1]].rstrip()
+
+
+def _ends(text: str) -> list[int]:
+    """Where `text`'s sentences and non-empty lines end."""
+    return sorted({m.end() for m in re.finditer(r"[.!?][\"')\]*]*(?=\s|$)", text)}
+                  | {m.start() for m in re.finditer(r"(?<=\S)\n", text)})
+
+
+def halve(text: str, min_parts: int = 3, max_keep: float = 0.7) -> str | None:
+    """The first half of `text`'s sentences or lines, keeping its line structure; None when it has
+    fewer than `min_parts` of them or the half keeps more than `max_keep` of its words."""
+    ends = _ends(text)
+    if len(ends) < min_parts:
+        return None
+    half = text[: ends[len(ends) // 2 - 1]].rstrip()
+    return half if len(half.split()) <= max_keep * len(text.split()) else None
 
 
 def trim_unfinished(text: str, min_keep: float = 0.3) -> str | None:

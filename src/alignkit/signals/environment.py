@@ -16,7 +16,15 @@ from pydantic import Field
 
 from alignkit.checks import constraints as C
 from alignkit.checks.answers import equivalent, final_answer
-from alignkit.checks.repairs import REPAIRS, answer_words, drop_sentences_with, repair, shorten, trim_unfinished
+from alignkit.checks.repairs import (
+    REPAIRS,
+    answer_words,
+    drop_sentences_with,
+    halve,
+    repair,
+    shorten,
+    trim_unfinished,
+)
 from alignkit.checks.repetition import LOOP_TIMES, LOOP_WORDS, cut_loop, loops
 from alignkit.data.instructions import SPLITS, compose, draw_constraints
 from alignkit.data.phrasings import rephrase as reword
@@ -132,6 +140,11 @@ class CheckerRevision(Signal):
             "or the one nearest the unedited answer in length (ties drawn at random), so that the pair does not "
             "also teach ending sooner: most forms append text (a title, a P.S., an end phrase), and a random pick "
             "rejects the longer answer in 48 of 69 pairs")
+        unasked_short: bool = Field(False, description="with relabel, one more pair per answer that rewards "
+                                    "not shortening an answer unasked: the bare task, the whole answer chosen "
+                                    "over its first half (cut at a sentence or line end). The length relabels "
+                                    "(\"fewer than N words\") reward shortening when asked; this pair is their "
+                                    "counterpart, as `unasked` is for forms (same answers skipped)")
         unloop: bool = Field(False, description="an answer that repeats itself is cut where the loop starts, "
                              "at the last full sentence before it, and then repaired or relabelled; the looping "
                              "answer stays the unedited one, and the checker here fails loops")
@@ -182,6 +195,8 @@ class CheckerRevision(Signal):
                 out.extend(checker.annotate(self._forbid(group, picked)))
             if self.p.unasked:
                 out.extend(self._unasked(group, picked, relabelled, checker.name))
+            if self.p.unasked_short:
+                out.extend(self._unasked_short(group, picked, checker.name))
         return out
 
     def _rephrase(self, group: Group) -> float:
@@ -212,38 +227,64 @@ class CheckerRevision(Signal):
         unedited = Candidate(unedited_text, dict(source.origin, relabeled_from=group.prompt.id))
         return [Group(prompt, [Candidate(kept, origin), unedited])]
 
-    def _unasked(self, group: Group, picked: SourceAnswer, relabelled: list[Group], scored_as: str) -> list[Group]:
-        """The counter pair: the bare task (no constraint), the unedited answer chosen over one of
-        its relabelled versions (`unasked_pick`: drawn at random, or the nearest in length). There is
-        no constraint for the checker to check, so the pair is scored here: the edited answer adds
-        forms nobody asked for. Skipped when the answer had to be cut out of a loop (it would teach
-        the loop), and when it follows any constraint of its own prompt (it may carry a form that
-        prompt asked for)."""
+    def _bare(self, group: Group, picked: SourceAnswer) -> tuple[str, Candidate, str] | None:
+        """(bare task, source, unedited answer) for a counter pair, or None: skipped when the answer had
+        to be cut out of a loop (it would teach the loop), and when it follows any constraint of its own
+        prompt (it may carry a form that prompt asked for)."""
         task = group.prompt.meta.get("base_task")
         source, text, unedited_text = picked
-        edited = [g for g in relabelled if g.candidates[0].text != unedited_text]
-        if not task or text is None or text != unedited_text or not edited:
-            return []
+        if not task or text is None or text != unedited_text:
+            return None
         own = [C.Constraint(s["id"], s.get("kwargs", {})) for s in group.prompt.meta.get("constraints", [])]
         if any(C.check(c, unedited_text, task) for c in own):
+            return None
+        return task, source, unedited_text
+
+    def _counter_pair(self, group: Group, task: str, source: Candidate, unedited_text: str, rejected: Candidate,
+                      why: str, provenance: dict, scored_as: str) -> list[Group]:
+        """The bare task, the unedited answer scored 1 over `rejected` scored 0. There is no
+        constraint for the checker to check, so the pair is scored here."""
+        prompt = Prompt(messages=[{"role": "user", "content": task}],
+                        meta={**group.prompt.meta, "constraints": [], "relabeled_from": group.prompt.id})
+        kept = Candidate(unedited_text, dict(source.origin, relabeled_from=group.prompt.id))
+        for cand, score, reason in ((kept, 1.0, "does what the request asked, no more"), (rejected, 0.0, why)):
+            cand.annotations += [Annotation(scored_as, "score", score, reason, provenance),
+                                 Annotation(f"{scored_as}.partial", "score", score, reason, provenance)]
+        return [Group(prompt, [kept, rejected])]
+
+    def _unasked(self, group: Group, picked: SourceAnswer, relabelled: list[Group], scored_as: str) -> list[Group]:
+        """The counter pair for forms: the bare task, the unedited answer chosen over one of its
+        relabelled versions (`unasked_pick`: drawn at random, or the nearest in length): the edited
+        answer adds forms nobody asked for."""
+        bare = self._bare(group, picked)
+        edited = [g for g in relabelled if g.candidates[0].text != picked[2]]
+        if bare is None or not edited:
             return []
         rng = random.Random(f"unasked:{group.prompt.id}")
         if self.p.unasked_pick == "nearest":
-            length = len(unedited_text.split())
+            length = len(bare[2].split())
             gap = [abs(len(g.candidates[0].text.split()) - length) for g in edited]
             edited = [g for g, d in zip(edited, gap) if d == min(gap)]
         pick = rng.choice(edited)
         forms = [c["id"] for c in pick.prompt.meta["constraints"]]
-        provenance = {"signal": self.name, "unasked": forms}
-        prompt = Prompt(messages=[{"role": "user", "content": task}],
-                        meta={**group.prompt.meta, "constraints": [], "relabeled_from": group.prompt.id})
-        kept = Candidate(unedited_text, dict(source.origin, relabeled_from=group.prompt.id))
         added = Candidate(pick.candidates[0].text, {**pick.candidates[0].origin, "unasked": forms})
-        for cand, score, why in ((kept, 1.0, "adds no form the request did not ask for"),
-                                 (added, 0.0, "adds forms the request did not ask for: " + ", ".join(forms))):
-            cand.annotations += [Annotation(scored_as, "score", score, why, provenance),
-                                 Annotation(f"{scored_as}.partial", "score", score, why, provenance)]
-        return [Group(prompt, [kept, added])]
+        return self._counter_pair(group, *bare, added, "adds forms the request did not ask for: " + ", ".join(forms),
+                                  {"signal": self.name, "unasked": forms}, scored_as)
+
+    def _unasked_short(self, group: Group, picked: SourceAnswer, scored_as: str) -> list[Group]:
+        """The counter pair for length: the bare task, the whole answer chosen over its first half
+        (`halve`: at least 3 sentences or lines, the half keeping at most 70% of the words). Skipped,
+        beside `_bare`'s cases, when the token limit cut the answer (it is not whole)."""
+        bare = self._bare(group, picked)
+        if bare is None or bare[1].origin.get("finish_reason") == "length":
+            return []
+        half = halve(bare[2])
+        if half is None:
+            return []
+        cut = Candidate(half, {"signal": self.name, "relabeled_from": group.prompt.id, "unasked": ["shortened"],
+                               **{key: v for key, v in bare[1].origin.items() if key == "model"}})
+        return self._counter_pair(group, *bare, cut, "cut to its first half though the request set no length",
+                                  {"signal": self.name, "unasked": ["shortened"]}, scored_as)
 
     def _relabel(self, group: Group, picked: SourceAnswer, k: int, max_sentences: int | None) -> list[Group]:
         """New groups: the same task under k other constraint sets of its split, each holding the

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from alignkit.data.store import eval_items_path
 from alignkit.evaluate.benchmarks import BENCHMARKS
-from alignkit.evaluate.stats import paired_bootstrap_ci
+from alignkit.evaluate.stats import paired_summary
 
 
 def rescored(path: Path, bench: str, seed: int) -> list[float]:
@@ -32,9 +32,9 @@ def rescored(path: Path, bench: str, seed: int) -> list[float]:
 
 
 def summary(name: str, before: list[float], after: list[float]) -> dict:
-    m0, m1 = sum(before) / len(before), sum(after) / len(after)
-    return {"benchmark": name, "n": len(before), "before": round(m0, 3), "after": round(m1, 3),
-            "delta": round(m1 - m0, 3), "ci95": [round(v, 3) for v in paired_bootstrap_ci(before, after, seed=0)]}
+    s = paired_summary(before, after, seed=0)
+    return {"benchmark": name, "n": s["n"], **{k: round(s[k], 3) for k in ("before", "after", "delta")},
+            "ci95": [round(v, 3) for v in s["ci95"]]}
 
 
 def main() -> None:

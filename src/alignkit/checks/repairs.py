@@ -16,6 +16,7 @@ from collections.abc import Callable
 Repair = Callable[[str, dict, str], str]  # (response, constraint kwargs, base task) -> new response
 
 _SENT = re.compile(r"(?<=[.!?])\s+")
+_SENTENCE_END = re.compile(r"[.!?][\"')\]*]*(?=\s|$)")  # a sentence's last mark, closing quotes and brackets
 
 
 def _sentences(text: str) -> list[str]:
@@ -219,7 +220,7 @@ def shorten(text: str, k: int, constraints: list[dict] = ()) -> str:
 
 def _ends(text: str) -> list[int]:
     """Where `text`'s sentences and non-empty lines end."""
-    return sorted({m.end() for m in re.finditer(r"[.!?][\"')\]*]*(?=\s|$)", text)}
+    return sorted({m.end() for m in _SENTENCE_END.finditer(text)}
                   | {m.start() for m in re.finditer(r"(?<=\S)\n", text)})
 
 
@@ -236,7 +237,7 @@ def halve(text: str, min_parts: int = 3, max_keep: float = 0.7) -> str | None:
 def trim_unfinished(text: str, min_keep: float = 0.3) -> str | None:
     """Cut an answer that stopped mid-sentence back to its last complete sentence or line;
     None when that would keep less than `min_keep` of it."""
-    ends = [m.end() for m in re.finditer(r"[.!?][\"')\]*]*(?=\s|$)", text)]
+    ends = [m.end() for m in _SENTENCE_END.finditer(text)]
     lines = [m.start() for m in re.finditer(r"\n", text)]
     cut = max(ends[-1] if ends else 0, lines[-1] if lines else 0)
     kept = text[:cut].rstrip()

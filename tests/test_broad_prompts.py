@@ -39,6 +39,25 @@ def test_real_requests_overlapping_an_evaluation_prompt_are_dropped():
     assert all(len(t.split()) <= 60 and sum(c.isascii() for c in t) >= 0.98 * len(t) for _, t in kept)
 
 
+def test_the_technical_pool_holds_arena_hards_other_category():
+    technical, creative = ({t for _, t in broad.requests([pool])} for pool in ("arena_hard_technical", "arena_hard"))
+    assert len(technical) > 100 and not technical & creative
+    assert any("python" in t.lower() for t in technical)  # code requests, which the creative pool lacks
+
+
+def test_balance_gives_each_pool_an_equal_share():
+    def shares(balance: bool) -> dict[str, int]:
+        cfg = PromptsConfig(source="broad_instructions", requests=["alpaca_eval", "arena_hard_technical"], n=40,
+                            balance=balance)
+        return {pool: sum(p.meta["source"].endswith(pool) for p in broad.synthesize(cfg))
+                for pool in ("alpaca_eval", "arena_hard_technical")}
+
+    assert shares(True) == {"alpaca_eval": 20, "arena_hard_technical": 20}
+    assert shares(False)["arena_hard_technical"] < 15  # 165 of about 900 requests: drawn in proportion
+    assert broad.interleave([("a", "1"), ("a", "2"), ("a", "3"), ("b", "x")]) == [
+        ("a", "1"), ("b", "x"), ("a", "2"), ("a", "3")]
+
+
 def test_broad_prompts_carry_checkable_constraints_from_the_training_pairs():
     from alignkit.data.instructions import split_pairs
 
@@ -109,7 +128,7 @@ def test_new_recipe_fields_leave_existing_stage_keys_unchanged():
     # every field added after the stage keys were fixed (sessions 10-23: issues 22, 23, 24 and 25)
     late = {"requests", "max_request_words", "rephrase", "budgets", "bf16", "group_by_length", "prompt_column",
             "messages_column", "meta_columns", "shuffle", "report_to", "qlora", "engine", "in_context", "interpolate",
-            "reseed", "ld_alpha"}
+            "reseed", "ld_alpha", "balance"}
     for path in glob.glob("recipes/*.yaml"):
         r = load_recipe(path)
         for part in (r.prompts, r.evaluate, r.generate, r.train):

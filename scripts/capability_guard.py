@@ -16,7 +16,7 @@ import json
 import sys
 
 from alignkit.data.store import eval_items_path
-from alignkit.evaluate.benchmarks import BENCHMARKS
+from alignkit.evaluate.benchmarks import scores_code
 from alignkit.evaluate.guard import GuardRule, guard
 
 
@@ -40,8 +40,7 @@ def main() -> int:
                       "there, or give RUN:LABEL", file=sys.stderr)
                 return 2
         try:
-            code = bench in BENCHMARKS and BENCHMARKS[bench].code  # a code benchmark: the code's length
-            res = guard(*(json.loads(p.read_text()) for p in paths), rule, code=code)
+            res = guard(*(json.loads(p.read_text()) for p in paths), rule, code=scores_code(bench))  # code: its length
         except ValueError as e:
             print(f"error: {bench}: {e}", file=sys.stderr)
             return 2

@@ -60,6 +60,13 @@ def test_a_code_benchmark_measures_the_code_not_the_prose_around_it():
                                                       "base's)"]
 
 
+
+def test_the_code_benchmarks_are_the_ones_scored_by_running_code():
+    from alignkit.evaluate.benchmarks import BENCHMARKS, scores_code
+
+    assert {n for n in BENCHMARKS if scores_code(n)} == {"functions_heldout", "functions_dev", "humaneval"}
+    assert not scores_code("no_such_benchmark")
+
 def test_loops_and_glued_fences_fail_beyond_their_allowance():
     base = _items([FENCED] * 20, [1.0] * 20)
     glued = _items([GLUED] + [FENCED] * 19, [1.0] * 20)

@@ -302,6 +302,12 @@ class BenchResult:
         return sum(self.scores) / len(self.scores) if self.scores else 0.0
 
 
+def scores_code(name: str) -> bool:
+    """True for a benchmark scored by the code its replies hold (functions_*, humaneval); False for the
+    others and for names that are not benchmarks."""
+    return name in BENCHMARKS and BENCHMARKS[name].code
+
+
 def run_benchmark(backend: Backend, name: str, n: int, *, seed: int = 0, max_new_tokens: int = 128,
                   ctx: EvalContext | None = None) -> BenchResult:
     """Greedy decoding on the benchmark's prompts, scored item by item."""

@@ -22,7 +22,7 @@ import numpy as np
 
 from alignkit.checks.constraints import Constraint, check
 from alignkit.checks.repetition import loops
-from alignkit.evaluate.benchmarks import BENCHMARKS
+from alignkit.evaluate.benchmarks import BENCHMARKS, scores_code
 from alignkit.evaluate.guard import guard
 from alignkit.evaluate.stats import paired_summary
 from alignkit.types import Prompt
@@ -97,8 +97,7 @@ def bench_breakdown(name: str, before: list[dict], after: list[dict], *, prompts
     items by id."""
     out: dict[str, Any] = {"length": {"before": length_stats([it["response"] for it in before]),
                                       "after": length_stats([it["response"] for it in after])}}
-    code = name in BENCHMARKS and BENCHMARKS[name].code
-    g = guard(before, after, seed=seed, code=code)  # the answers' form beside the score: what accuracy hides
+    g = guard(before, after, seed=seed, code=scores_code(name))  # the answers' form: what accuracy hides
     out["guard"] = {k: g[k] for k in ("passed", "failed", "form_before", "form_after")}
     if prompts is None and name in CONSTRAINT_BENCHMARKS:
         prompts = BENCHMARKS[name].prompts(n or len(before), prompt_seed)

@@ -4,7 +4,7 @@ policy's own samples pass the checker (overall, per prompt, per constraint type)
 preference pairs' chosen answers come from (an on-policy sample, a checker repair, a relabelled or
 a contrast answer); how many samples and pair answers loop (checks/repetition.py), the pairs'
 mean answer length in words, and how much longer a counter pair's rejected answer is (`unasked`; the
-shortened pairs of `unasked_short` apart).
+shortened pairs of `unasked_short` and the run-on pairs of `unasked_tail` apart).
 
     python scripts/signal_yield.py RUN [--signal verifiable_instructions]
 """
@@ -63,9 +63,11 @@ def main() -> None:
         print(f"  {name:45s} {k:4d} of {n}")
 
     counter = [g for g in groups if any("unasked" in c.origin for c in g.candidates)]
-    short = [g for g in counter if g.candidates[1].origin["unasked"] == ["shortened"]]
-    for kind, pairs in (("counter pairs", [g for g in counter if g not in short]), ("shortened pairs", short)):
-        if not pairs:  # checker_revision.unasked(_short): the rejected answer's length against the chosen one
+    apart = {"shortened": "shortened pairs", "ran_on": "run-on pairs"}
+    kinds = [("counter pairs", [g for g in counter if g.candidates[1].origin["unasked"][0] not in apart])] + [
+        (kind, [g for g in counter if g.candidates[1].origin["unasked"] == [form]]) for form, kind in apart.items()]
+    for kind, pairs in kinds:
+        if not pairs:  # checker_revision.unasked(_short, _tail): the rejected answer's length against the chosen one
             continue
         gaps = [len(g.candidates[1].text.split()) - len(g.candidates[0].text.split()) for g in pairs]
         print(f"{kind}: {len(pairs)}; the rejected answer longer in {sum(d > 0 for d in gaps)}, "

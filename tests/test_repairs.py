@@ -5,7 +5,8 @@ import random
 import pytest
 
 from alignkit.checks import constraints as C
-from alignkit.checks.repairs import REPAIRS, halve, repair, trim_unfinished
+from alignkit.checks.repairs import REPAIRS, halve, overrun, repair, trim_unfinished
+from alignkit.checks.repetition import loops
 from alignkit.signals.base import get_signal
 from alignkit.types import Candidate, Group, Prompt
 
@@ -231,6 +232,38 @@ def test_unasked_short_adds_a_pair_that_rewards_the_whole_answer_over_its_first_
     assert len(both) == len(plain) + 2 and both[-1].candidates[1].text == halve(GARDEN)
     # an answer the token limit cut is not whole: no pair
     assert len(get_signal("checker_revision")(relabel=3, unasked_short=True).annotate(fresh("length"))) == len(
+        get_signal("checker_revision")(relabel=3).annotate(fresh("length")))
+
+
+def test_overrun_repeats_the_last_line_after_the_answer():
+    code = "Here it is:\n```python\ndef f(x):\n    return x\n```\n"
+    assert overrun(code) == "Here it is:\n```python\ndef f(x):\n    return x\n```" + "\n\n```" * 3  # empty fences
+    assert overrun("One line.\n\nLast one here.", times=2) == "One line.\n\nLast one here." + "\n\nLast one here." * 2
+    assert loops(overrun(GARDEN))  # the loop check sees a run-on answer as a loop
+    assert overrun(" \n ") is None
+
+
+def test_unasked_tail_adds_a_pair_that_rewards_stopping_at_the_end():
+    from alignkit.build import build_preference
+    from alignkit.data.instructions import synthesize
+
+    prompt = synthesize("train", 1, seed=4)[0]  # P.P.S and lowercase: the answer follows neither
+    fresh = lambda reason="stop": [Group(prompt, [Candidate(GARDEN, {"finish_reason": reason, "model": "m"})])]  # noqa: E731
+    plain = get_signal("checker_revision")(relabel=3).annotate(fresh())
+    out = get_signal("checker_revision")(relabel=3, unasked_tail=True).annotate(fresh())
+    assert len(out) == len(plain) + 1
+    pair = out[-1]
+    assert pair.prompt.text == prompt.meta["base_task"] and pair.prompt.meta["constraints"] == []
+    whole, ran_on = pair.candidates
+    assert whole.text == GARDEN and whole.value("verifiable_instructions") == 1.0
+    assert ran_on.text == overrun(GARDEN) and ran_on.value("verifiable_instructions") == 0.0
+    assert ran_on.origin["unasked"] == ["ran_on"] and ran_on.origin["model"] == "m"
+    (row,) = build_preference([pair], "verifiable_instructions", "verifiable_instructions.partial")
+    assert row["chosen"][0]["content"] == GARDEN and row["rejected"][0]["content"] == overrun(GARDEN)
+    every = get_signal("checker_revision")(relabel=3, unasked=True, unasked_short=True, unasked_tail=True)
+    assert [g.candidates[1].text for g in every.annotate(fresh())[-2:]] == [halve(GARDEN), overrun(GARDEN)]
+    # an answer the token limit cut has no end to stop at: no pair
+    assert len(get_signal("checker_revision")(relabel=3, unasked_tail=True).annotate(fresh("length"))) == len(
         get_signal("checker_revision")(relabel=3).annotate(fresh("length")))
 
 

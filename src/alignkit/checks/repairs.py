@@ -234,6 +234,16 @@ def halve(text: str, min_parts: int = 3, max_keep: float = 0.7) -> str | None:
     return half if len(half.split()) <= max_keep * len(text.split()) else None
 
 
+def overrun(text: str, times: int = 3) -> str | None:
+    """`text` with its last non-empty line repeated `times` more times, each after a blank line: how
+    a model that misses its end goes on (after a code block, a run of empty fences). None when `text`
+    has no words."""
+    lines = [line for line in text.rstrip().splitlines() if line.strip()]
+    if not text.split() or not lines:
+        return None
+    return text.rstrip() + ("\n\n" + lines[-1].strip()) * times
+
+
 def trim_unfinished(text: str, min_keep: float = 0.3) -> str | None:
     """Cut an answer that stopped mid-sentence back to its last complete sentence or line;
     None when that would keep less than `min_keep` of it."""

@@ -7,6 +7,7 @@ import math
 import os
 import random
 import re
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Literal
@@ -21,6 +22,7 @@ from alignkit.checks.repairs import (
     answer_words,
     drop_sentences_with,
     halve,
+    overrun,
     repair,
     shorten,
     trim_unfinished,
@@ -145,6 +147,11 @@ class CheckerRevision(Signal):
                                     "over its first half (cut at a sentence or line end). The length relabels "
                                     "(\"fewer than N words\") reward shortening when asked; this pair is their "
                                     "counterpart, as `unasked` is for forms (same answers skipped)")
+        unasked_tail: bool = Field(False, description="with relabel, one more pair per answer that rewards "
+                                   "stopping when the answer is done: the bare task, the whole answer chosen over "
+                                   "the same answer with its last line repeated three times after it (after a "
+                                   "code block: a run of empty fences), the form a model takes when training has "
+                                   "taught it to write on past its end (same answers skipped as `unasked_short`)")
         unloop: bool = Field(False, description="an answer that repeats itself is cut where the loop starts, "
                              "at the last full sentence before it, and then repaired or relabelled; the looping "
                              "answer stays the unedited one, and the checker here fails loops")
@@ -197,6 +204,8 @@ class CheckerRevision(Signal):
                 out.extend(self._unasked(group, picked, relabelled, checker.name))
             if self.p.unasked_short:
                 out.extend(self._unasked_short(group, picked, checker.name))
+            if self.p.unasked_tail:
+                out.extend(self._unasked_tail(group, picked, checker.name))
         return out
 
     def _rephrase(self, group: Group) -> float:
@@ -271,20 +280,34 @@ class CheckerRevision(Signal):
         return self._counter_pair(group, *bare, added, "adds forms the request did not ask for: " + ", ".join(forms),
                                   {"signal": self.name, "unasked": forms}, scored_as)
 
+    def _whole(self, group: Group, picked: SourceAnswer) -> tuple[str, Candidate, str] | None:
+        """`_bare`'s answer for the length pairs, or None: also skipped when the token limit cut the
+        answer (it is not whole)."""
+        bare = self._bare(group, picked)
+        return None if bare is None or bare[1].origin.get("finish_reason") == "length" else bare
+
     def _unasked_short(self, group: Group, picked: SourceAnswer, scored_as: str) -> list[Group]:
         """The counter pair for length: the bare task, the whole answer chosen over its first half
-        (`halve`: at least 3 sentences or lines, the half keeping at most 70% of the words). Skipped,
-        beside `_bare`'s cases, when the token limit cut the answer (it is not whole)."""
-        bare = self._bare(group, picked)
-        if bare is None or bare[1].origin.get("finish_reason") == "length":
+        (`halve`: at least 3 sentences or lines, the half keeping at most 70% of the words)."""
+        return self._edited_pair(group, picked, halve, "shortened",
+                                 "cut to its first half though the request set no length", scored_as)
+
+    def _unasked_tail(self, group: Group, picked: SourceAnswer, scored_as: str) -> list[Group]:
+        """The counter pair for the end: the bare task, the whole answer chosen over the same answer
+        running on past its end (`overrun`: its last line three more times)."""
+        return self._edited_pair(group, picked, overrun, "ran_on",
+                                 "goes on past its end, repeating its last line", scored_as)
+
+    def _edited_pair(self, group: Group, picked: SourceAnswer, edit: Callable[[str], str | None], form: str,
+                     why: str, scored_as: str) -> list[Group]:
+        """The whole answer (`_whole`) chosen over `edit` of it; no pair when the edit gives None."""
+        bare = self._whole(group, picked)
+        edited = edit(bare[2]) if bare is not None else None
+        if edited is None:
             return []
-        half = halve(bare[2])
-        if half is None:
-            return []
-        cut = Candidate(half, {"signal": self.name, "relabeled_from": group.prompt.id, "unasked": ["shortened"],
-                               **{key: v for key, v in bare[1].origin.items() if key == "model"}})
-        return self._counter_pair(group, *bare, cut, "cut to its first half though the request set no length",
-                                  {"signal": self.name, "unasked": ["shortened"]}, scored_as)
+        rejected = Candidate(edited, {"signal": self.name, "relabeled_from": group.prompt.id, "unasked": [form],
+                                      **{key: v for key, v in bare[1].origin.items() if key == "model"}})
+        return self._counter_pair(group, *bare, rejected, why, {"signal": self.name, "unasked": [form]}, scored_as)
 
     def _relabel(self, group: Group, picked: SourceAnswer, k: int, max_sentences: int | None) -> list[Group]:
         """New groups: the same task under k other constraint sets of its split, each holding the

@@ -211,30 +211,6 @@ def test_unasked_skips_an_answer_that_follows_a_constraint_of_its_own_prompt():
     assert len(get_signal("checker_revision")(relabel=3, unasked=True).annotate(fresh())) == len(plain)
 
 
-def test_unasked_short_adds_a_pair_that_rewards_the_whole_answer_over_its_first_half():
-    from alignkit.build import build_preference
-    from alignkit.data.instructions import synthesize
-
-    prompt = synthesize("train", 1, seed=4)[0]  # P.P.S and lowercase: the answer follows neither
-    fresh = lambda reason="stop": [Group(prompt, [Candidate(GARDEN, {"finish_reason": reason, "model": "m"})])]  # noqa: E731
-    plain = get_signal("checker_revision")(relabel=3).annotate(fresh())
-    out = get_signal("checker_revision")(relabel=3, unasked_short=True).annotate(fresh())
-    assert len(out) == len(plain) + 1
-    pair = out[-1]
-    assert pair.prompt.text == prompt.meta["base_task"] and pair.prompt.meta["constraints"] == []
-    whole, cut = pair.candidates
-    assert whole.text == GARDEN and whole.value("verifiable_instructions") == 1.0
-    assert cut.text == halve(GARDEN) and cut.value("verifiable_instructions") == 0.0
-    assert cut.origin["unasked"] == ["shortened"] and cut.origin["model"] == "m"
-    (row,) = build_preference([pair], "verifiable_instructions", "verifiable_instructions.partial")
-    assert row["chosen"][0]["content"] == GARDEN and row["rejected"][0]["content"] == halve(GARDEN)
-    both = get_signal("checker_revision")(relabel=3, unasked=True, unasked_short=True).annotate(fresh())
-    assert len(both) == len(plain) + 2 and both[-1].candidates[1].text == halve(GARDEN)
-    # an answer the token limit cut is not whole: no pair
-    assert len(get_signal("checker_revision")(relabel=3, unasked_short=True).annotate(fresh("length"))) == len(
-        get_signal("checker_revision")(relabel=3).annotate(fresh("length")))
-
-
 def test_overrun_repeats_the_last_line_after_the_answer():
     code = "Here it is:\n```python\ndef f(x):\n    return x\n```\n"
     assert overrun(code) == "Here it is:\n```python\ndef f(x):\n    return x\n```" + "\n\n```" * 3  # empty fences
@@ -243,28 +219,41 @@ def test_overrun_repeats_the_last_line_after_the_answer():
     assert overrun(" \n ") is None
 
 
-def test_unasked_tail_adds_a_pair_that_rewards_stopping_at_the_end():
+@pytest.mark.parametrize("option, edit, form", [("unasked_short", halve, "shortened"),
+                                                 ("unasked_tail", overrun, "ran_on")])
+def test_length_counter_pair_rewards_the_whole_answer_over_its_edit(option, edit, form):
+    """unasked_short: the whole answer over its first half; unasked_tail: over it running on past its end."""
     from alignkit.build import build_preference
     from alignkit.data.instructions import synthesize
 
     prompt = synthesize("train", 1, seed=4)[0]  # P.P.S and lowercase: the answer follows neither
     fresh = lambda reason="stop": [Group(prompt, [Candidate(GARDEN, {"finish_reason": reason, "model": "m"})])]  # noqa: E731
     plain = get_signal("checker_revision")(relabel=3).annotate(fresh())
-    out = get_signal("checker_revision")(relabel=3, unasked_tail=True).annotate(fresh())
+    out = get_signal("checker_revision")(relabel=3, **{option: True}).annotate(fresh())
     assert len(out) == len(plain) + 1
     pair = out[-1]
     assert pair.prompt.text == prompt.meta["base_task"] and pair.prompt.meta["constraints"] == []
-    whole, ran_on = pair.candidates
+    whole, edited = pair.candidates
     assert whole.text == GARDEN and whole.value("verifiable_instructions") == 1.0
-    assert ran_on.text == overrun(GARDEN) and ran_on.value("verifiable_instructions") == 0.0
-    assert ran_on.origin["unasked"] == ["ran_on"] and ran_on.origin["model"] == "m"
+    assert edited.text == edit(GARDEN) and edited.value("verifiable_instructions") == 0.0
+    assert edited.origin["unasked"] == [form] and edited.origin["model"] == "m"
     (row,) = build_preference([pair], "verifiable_instructions", "verifiable_instructions.partial")
-    assert row["chosen"][0]["content"] == GARDEN and row["rejected"][0]["content"] == overrun(GARDEN)
+    assert row["chosen"][0]["content"] == GARDEN and row["rejected"][0]["content"] == edit(GARDEN)
+    # an answer the token limit cut is not whole and has no end to stop at: no pair
+    assert len(get_signal("checker_revision")(relabel=3, **{option: True}).annotate(fresh("length"))) == len(
+        get_signal("checker_revision")(relabel=3).annotate(fresh("length")))
+
+
+def test_counter_pairs_come_after_the_relabels_in_a_fixed_order():
+    from alignkit.data.instructions import synthesize
+
+    prompt = synthesize("train", 1, seed=4)[0]
+    fresh = lambda: [Group(prompt, [Candidate(GARDEN, {"finish_reason": "stop", "model": "m"})])]  # noqa: E731
+    plain = get_signal("checker_revision")(relabel=3).annotate(fresh())
+    both = get_signal("checker_revision")(relabel=3, unasked=True, unasked_short=True).annotate(fresh())
+    assert len(both) == len(plain) + 2 and both[-1].candidates[1].text == halve(GARDEN)
     every = get_signal("checker_revision")(relabel=3, unasked=True, unasked_short=True, unasked_tail=True)
     assert [g.candidates[1].text for g in every.annotate(fresh())[-2:]] == [halve(GARDEN), overrun(GARDEN)]
-    # an answer the token limit cut has no end to stop at: no pair
-    assert len(get_signal("checker_revision")(relabel=3, unasked_tail=True).annotate(fresh("length"))) == len(
-        get_signal("checker_revision")(relabel=3).annotate(fresh("length")))
 
 
 def test_unasked_short_skips_an_answer_that_follows_a_constraint_of_its_own_prompt():

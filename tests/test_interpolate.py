@@ -102,3 +102,51 @@ def test_the_command_writes_one_model_per_alpha(tiny_model_dir, tmp_path):
     torch.testing.assert_close(same[name], full[name])
     again = run_cli("interpolate", "--model", str(trained), "--alpha", "3", "--out", str(tmp_path / "x"))
     assert again.returncode != 0 and "outside (0, 2]" in again.stdout + again.stderr
+
+
+def test_a_soup_is_the_weighted_mean_and_keeps_the_first_models_files(tiny_model_dir, tmp_path):
+    import torch
+
+    from alignkit.train import soup
+
+    a = _perturbed(tiny_model_dir, tmp_path / "a")
+    b = tmp_path / "b"
+    interpolate(str(tiny_model_dir), a, -1.0, b)  # the mirror image of a around the start
+    used = soup([a, b, tiny_model_dir], tmp_path / "s", [1, 1, 2])
+    assert used == [0.25, 0.25, 0.5]
+    start, mixed, pa = _params(tiny_model_dir), _params(tmp_path / "s"), _params(a)
+    for name, p in mixed.items():  # a and its mirror cancel: the soup is the start
+        torch.testing.assert_close(p, start[name], atol=1e-5, rtol=1e-4)
+    assert not torch.equal(pa["model.layers.0.mlp.up_proj.weight"], start["model.layers.0.mlp.up_proj.weight"])
+    equal = soup([a, tiny_model_dir], tmp_path / "e")
+    assert equal == [0.5, 0.5]
+    name = "model.layers.1.self_attn.q_proj.weight"
+    torch.testing.assert_close(_params(tmp_path / "e")[name], (pa[name] + start[name]) / 2, atol=1e-6, rtol=1e-5)
+    assert (tmp_path / "e" / "tokenizer.json").is_file() and not (tmp_path / "e.soup").exists()
+
+
+def test_a_soup_refuses_one_model_and_another_shape(tiny_model_dir, embedded_dir, tmp_path):
+    from alignkit.train import soup
+
+    other = build_tiny_llama(tmp_path / "other", embedded_dir, hidden_size=64, intermediate_size=128)
+    with pytest.raises(AlignkitError, match="cannot average") as err:
+        soup([tiny_model_dir, other], tmp_path / "s")
+    assert err.value.where == "soup" and not (tmp_path / "s").exists()
+    with pytest.raises(AlignkitError, match="two or more models"):
+        soup([tiny_model_dir], tmp_path / "s")
+    res = run_cli("soup", "--model", str(tiny_model_dir), "--model", str(tiny_model_dir), "--weights", "1,x",
+                  "--out", str(tmp_path / "t"))
+    assert res.returncode != 0 and "--weights" in res.stdout + res.stderr and "Traceback" not in res.stderr
+
+
+def test_the_soup_command_writes_the_mean(tiny_model_dir, tmp_path):
+    import torch
+
+    a = _perturbed(tiny_model_dir, tmp_path / "a")
+    res = run_cli("soup", "--model", str(a), "--model", str(tiny_model_dir), "--weights", "3,1",
+                  "--out", str(tmp_path / "out"))
+    assert res.returncode == 0, res.stderr
+    assert "0.75 x" in res.stdout
+    start, pa, mixed = _params(tiny_model_dir), _params(a), _params(tmp_path / "out")
+    name = "model.layers.0.self_attn.v_proj.weight"
+    torch.testing.assert_close(mixed[name], 0.75 * pa[name] + 0.25 * start[name], atol=1e-6, rtol=1e-5)

@@ -161,6 +161,29 @@ def interpolate_(model: Path = typer.Option(..., "--model", help="a trained mode
         typer.echo(f"{target}: {start} + {a:g} x ({model} - {start})")
 
 
+@app.command(name="soup")
+def soup_(models: list[Path] = typer.Option(..., "--model", help="a trained model folder; give two or more"),
+          out: Path = typer.Option(..., "--out", help="a new folder"),
+          weights: str = typer.Option(None, "--weights", help="relative weights, comma-separated (default equal)"),
+          ) -> None:
+    """A model soup without retraining: the weighted mean of models trained from one start, e.g. one
+    recipe on several seeds (`alignkit eval --model OUT`)."""
+    from alignkit.train import soup
+
+    try:
+        ws = [float(w) for w in weights.split(",")] if weights else None
+    except ValueError:
+        raise AlignkitError(f"--weights {weights!r} is not a comma-separated list of numbers", where="--weights",
+                            fix="give e.g. --weights 1,1 (one per --model), or none for equal weights") from None
+    if missing := [m for m in models if not (m / "config.json").is_file()]:
+        raise AlignkitError(f"{missing[0]} is not a model folder (no config.json)", where="--model",
+                            fix="give trained models' folders, e.g. runs/NAME/model")
+    if out.exists():
+        raise AlignkitError(f"{out} already exists", where="--out", fix="give a new folder, or remove it")
+    used = soup(models, out, ws)
+    typer.echo(f"{out}: " + " + ".join(f"{w:.3g} x {m}" for w, m in zip(used, models)))
+
+
 @app.command(name="eval")
 def eval_(model: str = typer.Option(..., "--model", help="model: `embedded`, a path, a hub id or openai:NAME@URL"),
           bench: str = typer.Option("ifeval_heldout", "--bench", help="benchmark name(s), comma-separated, or all"),

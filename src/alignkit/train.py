@@ -267,12 +267,50 @@ def interpolate(start: str, model_dir: Path, alpha: float, out_dir: Path | None 
                                     f"{'no such weight' if o is None else tuple(o.shape)}", where="train.interpolate",
                                     fix="interpolate only between a model and one trained from it (same architecture)")
             p.copy_(torch.lerp(o, p.float(), alpha).to(p.dtype))
-    out_dir = out_dir or model_dir
-    tmp = out_dir.with_name(out_dir.name + ".interpolated")
+    _save_weights(trained, model_dir, out_dir or model_dir, ".interpolated")
+
+
+def soup(model_dirs: list[Path], out_dir: Path, weights: list[float] | None = None) -> list[float]:
+    """A model soup (Wortsman et al. 2022, "Model soups"): the weighted mean of the weights of models
+    fine-tuned from one start (e.g. one recipe on several seeds), computed in float32 and saved in the first
+    model's dtype to `out_dir` with the first model's other files (tokenizer, chat template). `weights` are
+    relative (normalized here; default equal). Returns the normalized weights."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    weights = weights or [1.0] * len(model_dirs)
+    if len(model_dirs) < 2 or len(weights) != len(model_dirs) or min(weights) < 0 or sum(weights) <= 0:
+        raise AlignkitError(f"a soup needs two or more models and one non-negative weight each (got "
+                            f"{len(model_dirs)} models, weights {weights})", where="soup",
+                            fix="give --model twice or more, and --weights with as many numbers, or none")
+    weights = [w / sum(weights) for w in weights]
+    first = AutoModelForCausalLM.from_pretrained(model_dirs[0], dtype="auto")
+    params = dict(first.named_parameters())  # tied weights appear once here, not twice
+    total = {n: weights[0] * p.detach().float() for n, p in params.items()}
+    for path, w in zip(model_dirs[1:], weights[1:]):
+        other = dict(AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).named_parameters())
+        for name, p in params.items():
+            o = other.get(name)
+            if o is None or o.shape != p.shape or len(other) != len(params):
+                raise AlignkitError(f"cannot average {path} with {model_dirs[0]}: they differ in {name} "
+                                    f"({'absent' if o is None else tuple(o.shape)} against {tuple(p.shape)}) or in "
+                                    f"their number of weights ({len(other)} against {len(params)})", where="soup",
+                                    fix="average only models trained from the same start (same architecture)")
+            total[name] += w * o.detach()
+    with torch.no_grad():
+        for name, p in params.items():
+            p.copy_(total[name].to(p.dtype))
+    _save_weights(first, model_dirs[0], out_dir, ".soup")
+    return weights
+
+
+def _save_weights(model, files_from: Path, out_dir: Path, suffix: str) -> None:
+    """Save `model`'s weights to `out_dir` with the other files of `files_from` (tokenizer, chat template,
+    generation config), written beside `out_dir` first and then swapped in, so a crash leaves no half model."""
+    tmp = out_dir.with_name(out_dir.name + suffix)
     shutil.rmtree(tmp, ignore_errors=True)
-    # tokenizer, chat template, generation config; the weights are written anew just below
-    shutil.copytree(model_dir, tmp, ignore=shutil.ignore_patterns(*WEIGHT_FILES))
-    trained.save_pretrained(tmp)
+    shutil.copytree(files_from, tmp, ignore=shutil.ignore_patterns(*WEIGHT_FILES))
+    model.save_pretrained(tmp)
     shutil.rmtree(out_dir, ignore_errors=True)
     os.replace(tmp, out_dir)
 

@@ -292,9 +292,9 @@ def soup(model_dirs: list[Path], out_dir: Path, weights: list[float] | None = No
         for name, p in params.items():
             o = other.get(name)
             if o is None or o.shape != p.shape or len(other) != len(params):
-                raise AlignkitError(f"cannot average {path} with {model_dirs[0]}: they differ in {name} "
-                                    f"({'absent' if o is None else tuple(o.shape)} against {tuple(p.shape)}) or in "
-                                    f"their number of weights ({len(other)} against {len(params)})", where="soup",
+                what = (f"{len(other)} weights against {len(params)}" if len(other) != len(params) else
+                        f"{name} is {'absent' if o is None else tuple(o.shape)} there, {tuple(p.shape)} here")
+                raise AlignkitError(f"cannot average {path} with {model_dirs[0]}: {what}", where="soup",
                                     fix="average only models trained from the same start (same architecture)")
             total[name] += w * o.detach()
     with torch.no_grad():

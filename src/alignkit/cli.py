@@ -129,6 +129,15 @@ def export_gguf_(run_dir: Path = typer.Argument(..., help="a run directory"),
                f"{path.parent / 'Modelfile'})")
 
 
+def _weights_in_out(models: list[Path], out: Path) -> None:
+    """interpolate's and soup's arguments: model folders to read, and a folder that does not exist yet."""
+    if missing := [m for m in models if not (m / "config.json").is_file()]:
+        raise AlignkitError(f"{missing[0]} is not a model folder (no config.json)", where="--model",
+                            fix="give a trained model's folder, e.g. runs/NAME/model")
+    if out.exists():
+        raise AlignkitError(f"{out} already exists", where="--out", fix="give a new folder, or remove it")
+
+
 @app.command(name="interpolate")
 def interpolate_(model: Path = typer.Option(..., "--model", help="a trained model folder, e.g. a run's model/"),
                  alpha: str = typer.Option(..., "--alpha", help="one or more, comma-separated, in (0, 2]"),
@@ -148,11 +157,7 @@ def interpolate_(model: Path = typer.Option(..., "--model", help="a trained mode
     if bad := [a for a in alphas if not 0 < a <= 2]:
         raise AlignkitError(f"--alpha {bad[0]:g} is outside (0, 2]", where="--alpha",
                             fix="0.5-0.9 keeps part of training's change; 1 is the trained model itself")
-    if not (model / "config.json").is_file():
-        raise AlignkitError(f"{model} is not a model folder (no config.json)", where="--model",
-                            fix="give a trained model's folder, e.g. runs/NAME/model")
-    if out.exists():
-        raise AlignkitError(f"{out} already exists", where="--out", fix="give a new folder, or remove it")
+    _weights_in_out([model], out)
     origin = resolve_model_path(start)
     out.mkdir(parents=True)
     for a in alphas:
@@ -175,11 +180,7 @@ def soup_(models: list[Path] = typer.Option(..., "--model", help="a trained mode
     except ValueError:
         raise AlignkitError(f"--weights {weights!r} is not a comma-separated list of numbers", where="--weights",
                             fix="give e.g. --weights 1,1 (one per --model), or none for equal weights") from None
-    if missing := [m for m in models if not (m / "config.json").is_file()]:
-        raise AlignkitError(f"{missing[0]} is not a model folder (no config.json)", where="--model",
-                            fix="give trained models' folders, e.g. runs/NAME/model")
-    if out.exists():
-        raise AlignkitError(f"{out} already exists", where="--out", fix="give a new folder, or remove it")
+    _weights_in_out(models, out)
     used = soup(models, out, ws)
     typer.echo(f"{out}: " + " + ".join(f"{w:.3g} x {m}" for w, m in zip(used, models)))
 

@@ -259,14 +259,13 @@ def interpolate(start: str, model_dir: Path, alpha: float, out_dir: Path | None 
 
     origin = dict(AutoModelForCausalLM.from_pretrained(start, dtype=torch.float32).named_parameters())
     trained = AutoModelForCausalLM.from_pretrained(model_dir, dtype="auto")
+    params = dict(trained.named_parameters())  # tied weights appear once here, not twice
+    if mismatch := _weight_mismatch(params, origin):
+        raise AlignkitError(f"cannot interpolate {model_dir} with {start}: {mismatch}", where="train.interpolate",
+                            fix="interpolate only between a model and one trained from it (same architecture)")
     with torch.no_grad():
-        for name, p in trained.named_parameters():  # tied weights appear once here, not twice
-            o = origin.get(name)
-            if o is None or o.shape != p.shape:
-                raise AlignkitError(f"cannot interpolate: {model_dir} has {name} {tuple(p.shape)}, {start} has "
-                                    f"{'no such weight' if o is None else tuple(o.shape)}", where="train.interpolate",
-                                    fix="interpolate only between a model and one trained from it (same architecture)")
-            p.copy_(torch.lerp(o, p.float(), alpha).to(p.dtype))
+        for name, p in params.items():
+            p.copy_(torch.lerp(origin[name], p.float(), alpha).to(p.dtype))
     _save_weights(trained, model_dir, out_dir or model_dir, ".interpolated")
 
 
@@ -283,25 +282,33 @@ def soup(model_dirs: list[Path], out_dir: Path, weights: list[float] | None = No
         raise AlignkitError(f"a soup needs two or more models and one non-negative weight each (got "
                             f"{len(model_dirs)} models, weights {weights})", where="soup",
                             fix="give --model twice or more, and --weights with as many numbers, or none")
-    weights = [w / sum(weights) for w in weights]
+    total_weight = sum(weights)
+    weights = [w / total_weight for w in weights]
     first = AutoModelForCausalLM.from_pretrained(model_dirs[0], dtype="auto")
     params = dict(first.named_parameters())  # tied weights appear once here, not twice
     total = {n: weights[0] * p.detach().float() for n, p in params.items()}
     for path, w in zip(model_dirs[1:], weights[1:]):
         other = dict(AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).named_parameters())
-        for name, p in params.items():
-            o = other.get(name)
-            if o is None or o.shape != p.shape or len(other) != len(params):
-                what = (f"{len(other)} weights against {len(params)}" if len(other) != len(params) else
-                        f"{name} is {'absent' if o is None else tuple(o.shape)} there, {tuple(p.shape)} here")
-                raise AlignkitError(f"cannot average {path} with {model_dirs[0]}: {what}", where="soup",
-                                    fix="average only models trained from the same start (same architecture)")
+        if mismatch := _weight_mismatch(params, other):
+            raise AlignkitError(f"cannot average {path} with {model_dirs[0]}: {mismatch}", where="soup",
+                                fix="average only models trained from the same start (same architecture)")
+        for name, o in other.items():
             total[name] += w * o.detach()
     with torch.no_grad():
         for name, p in params.items():
             p.copy_(total[name].to(p.dtype))
     _save_weights(first, model_dirs[0], out_dir, ".soup")
     return weights
+
+
+def _weight_mismatch(params: dict, other: dict) -> str | None:
+    """How two models' named weights differ (their number, or one weight's presence or shape); None if they match."""
+    if len(other) != len(params):
+        return f"{len(other)} weights against {len(params)}"
+    for name, p in params.items():
+        if name not in other or other[name].shape != p.shape:
+            return f"{name} is {tuple(other[name].shape) if name in other else 'absent'} there, {tuple(p.shape)} here"
+    return None
 
 
 def _save_weights(model, files_from: Path, out_dir: Path, suffix: str) -> None:

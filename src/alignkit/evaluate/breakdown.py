@@ -49,6 +49,22 @@ def length_stats(responses: list[str]) -> dict[str, Any]:
             "share_looping": float(np.mean([loops(r) for r in responses]))}
 
 
+def lost_direction(changes: list[int]) -> dict[str, int]:
+    """Of the items that stopped following a type, how many answers got longer and how many shorter
+    (in words): a loss that comes with longer answers is the model ignoring an upper bound or a form,
+    one with shorter answers is it cutting content."""
+    return {"lost": len(changes), "lost_longer": sum(d > 0 for d in changes),
+            "lost_shorter": sum(d < 0 for d in changes)}
+
+
+def lost_note(t: dict[str, Any]) -> str:
+    """"lost 5: 4 longer, 1 shorter" for a type with items that stopped following it; "" otherwise
+    (and for reports written before session 36, which lack the counts)."""
+    if not t.get("lost"):
+        return ""
+    return f"lost {t['lost']}: {t['lost_longer']} longer, {t['lost_shorter']} shorter"
+
+
 def constraint_table(prompts: dict[str, Prompt], before: list[dict], after: list[dict], *,
                      seed: int = 0) -> dict[str, Any]:
     """Per constraint type, strict: items carrying it, followed before and after, the change in
@@ -59,6 +75,7 @@ def constraint_table(prompts: dict[str, Prompt], before: list[dict], after: list
     pairs = [(prompts[it["id"]], it, after_by_id[it["id"]]) for it in before
              if it["id"] in prompts and it["id"] in after_by_id]
     per_type: dict[str, tuple[list[float], list[float]]] = {}
+    lost: dict[str, list[int]] = {}  # per type, the change in words of each answer that stopped following it
     inst_b, inst_a, prompt_b, prompt_a = [], [], [], []
     for prompt, b, a in pairs:
         task = prompt.meta.get("base_task", prompt.text)
@@ -75,12 +92,14 @@ def constraint_table(prompts: dict[str, Prompt], before: list[dict], after: list
             tb, ta = per_type.setdefault(cid, ([], []))
             tb.append(float(all(x for x, _ in rs)))
             ta.append(float(all(y for _, y in rs)))
+            if tb[-1] and not ta[-1]:
+                lost.setdefault(cid, []).append(words(a["response"]) - words(b["response"]))
     types = {}
     for cid, (tb, ta) in sorted(per_type.items(), key=lambda kv: (-len(kv[1][0]), kv[0])):
         p = paired_summary(tb, ta, seed)
         types[cid] = {"items": len(tb), "followed_before": int(sum(tb)), "followed_after": int(sum(ta)),
                       "delta": p["delta"], "ci95": p["ci95"], "significant_loss": p["ci95"][1] < 0,
-                      "significant_gain": p["ci95"][0] > 0}
+                      "significant_gain": p["ci95"][0] > 0, **lost_direction(lost.get(cid, []))}
     out: dict[str, Any] = {"matched_items": len(pairs), "unmatched_items": len(before) - len(pairs), "types": types,
                            "significant_losses": [cid for cid, t in types.items() if t["significant_loss"]]}
     if pairs:
@@ -126,7 +145,9 @@ def summary_line(name: str, bd: dict[str, Any]) -> str:
     lb, la = bd["length"]["before"], bd["length"]["after"]
     text = f"{name}: mean answer length {lb.get('mean', 0):.0f} -> {la.get('mean', 0):.0f} words"
     if "constraints" in bd:
-        losses = bd["constraints"]["significant_losses"]
+        types = bd["constraints"]["types"]
+        losses = [cid + (f" ({note})" if (note := lost_note(types[cid])) else "")
+                  for cid in bd["constraints"]["significant_losses"]]
         text += "; constraint types with a significant loss: " + (", ".join(losses) if losses else "none")
     if bd.get("guard", {}).get("failed"):  # absent in reports written before session 27
         text += "; capability guard fails: " + "; ".join(bd["guard"]["failed"])
@@ -157,7 +178,8 @@ def markdown(name: str, bd: dict[str, Any], split: str | None = None) -> str:
                   "| constraint | items | followed before | followed after | delta | 95% CI | |",
                   "|---|---|---|---|---|---|---|"]
         for cid, t in c["types"].items():
-            mark = "**loss**" if t["significant_loss"] else "gain" if t["significant_gain"] else ""
+            mark = "; ".join(x for x in ("**loss**" if t["significant_loss"] else "gain" if t["significant_gain"]
+                                         else "", lost_note(t)) if x)
             lines.append(f"| `{cid}` | {t['items']} | {t['followed_before']} | {t['followed_after']} | "
                          f"{t['delta']:+.3f} | [{t['ci95'][0]:+.3f}, {t['ci95'][1]:+.3f}] | {mark} |")
         for level in ("instruction_level", "prompt_level"):

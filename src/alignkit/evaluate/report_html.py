@@ -125,7 +125,7 @@ def _bench_section(report: dict) -> str:
 def _breakdown_section(report: dict) -> str:
     """Per benchmark: the answer-length distribution before and after, and for instruction
     benchmarks every constraint type, losses (the paired CI below 0) marked."""
-    from alignkit.evaluate.breakdown import LONG_ANSWER_WORDS
+    from alignkit.evaluate.breakdown import LONG_ANSWER_WORDS, lost_note
 
     breakdown = report.get("breakdown")
     if not breakdown:
@@ -156,6 +156,8 @@ def _breakdown_section(report: dict) -> str:
             cls = "bad" if t["significant_loss"] else "good" if t["significant_gain"] else ""
             mark = '<span class="flag">significant loss</span>' if t["significant_loss"] else (
                 "significant gain" if t["significant_gain"] else "")
+            if note := lost_note(t):
+                mark += ("; " if mark else "") + _e(note)
             rows.append([f"<td><code>{_e(cid)}</code></td>", _td(t["items"]), _td(t["followed_before"]),
                          _td(t["followed_after"]), f'<td class="num {cls}">{_f(t["delta"], True)}</td>',
                          f'<td class="num">[{_f(t["ci95"][0], True)}, {_f(t["ci95"][1], True)}]</td>',

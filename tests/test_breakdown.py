@@ -79,22 +79,24 @@ def test_lengths_in_words(bd):
 
 
 def test_lost_items_say_whether_their_answers_grew_or_shrank():
-    """Sentence-count losses out of distribution were upper bounds ignored by longer answers (session 36):
-    the breakdown counts, per type, the lost items whose answers got longer and those that got shorter."""
+    """Sentence-count losses out of distribution were upper bounds ignored by longer answers, most of them
+    loops (session 36): the breakdown counts, per type, the lost items whose answers got longer, shorter, and
+    that loop."""
     fewer = {"id": "length_constraints:number_sentences", "kwargs": {"relation": "less than", "num_sentences": 3}}
     prompts = [_prompt(f"Describe thing {i} briefly.", fewer) for i in range(4)]
     before = ["One sentence.", "Two short ones. Here.", "It is red.", "Far too many. Really. Sentences. Here."]
-    after = ["One. Two. Three. Four sentences now.", "Now it runs on. And on. And on.", "Red.", "Fine. Short."]
+    loop = "It is a dream come true for the kids. " * 6
+    after = ["One. Two. Three. Four sentences now.", loop, "Red.", "Fine. Short."]
     t = bench_breakdown("ifeval_heldout", _items(before, prompts), _items(after, prompts),
                         prompts=prompts)["constraints"]["types"]["length_constraints:number_sentences"]
     assert (t["followed_before"], t["followed_after"]) == (3, 2)  # two lost, one kept, one gained
-    assert (t["lost"], t["lost_longer"], t["lost_shorter"]) == (2, 2, 0)
-    assert lost_note(t) == "lost 2: 2 longer, 0 shorter"
+    assert (t["lost"], t["lost_longer"], t["lost_shorter"], t["lost_looping"]) == (2, 2, 0, 1)
+    assert lost_note(t) == "lost 2: 2 longer, 0 shorter, 1 looping"
     least = {"id": "length_constraints:number_sentences", "kwargs": {"relation": "at least", "num_sentences": 3}}
     more = [_prompt("Describe a thing at length.", least)]
     cut = bench_breakdown("ifeval_heldout", _items([after[0]], more), _items(["Red."], more),
                           prompts=more)["constraints"]["types"]["length_constraints:number_sentences"]
-    assert (cut["lost"], cut["lost_longer"], cut["lost_shorter"]) == (1, 0, 1)
+    assert (cut["lost"], cut["lost_longer"], cut["lost_shorter"], cut["lost_looping"]) == (1, 0, 1, 0)
     kept = bench_breakdown("ifeval_heldout", _items(after[:2], prompts[:2]), _items(before[:2], prompts[:2]),
                            prompts=prompts[:2])["constraints"]["types"]["length_constraints:number_sentences"]
     assert kept["lost"] == 0 and lost_note(kept) == ""  # gains only: nothing to say
@@ -123,12 +125,12 @@ def test_the_guard_in_the_breakdown_and_its_line():
 def test_summary_line_and_markdown(bd):
     line = summary_line("ifeval_heldout", bd)
     assert line == ("ifeval_heldout: mean answer length 4 -> 5 words; constraint types with a significant loss: "
-                    "keywords:existence (lost 2: 0 longer, 0 shorter)")
+                    "keywords:existence (lost 2: 0 longer, 0 shorter, 0 looping)")
     assert summary_line("arithmetic_heldout", {"length": bd["length"]}).endswith("4 -> 5 words")
     md = markdown("ifeval_heldout", bd, "test")
     assert md.startswith("### ifeval_heldout (test)")
-    assert "| `keywords:existence` | 2 | 2 | 0 | -1.000 | [-1.000, -1.000] | **loss**; lost 2: 0 longer, 0 shorter |" \
-        in md
+    assert ("| `keywords:existence` | 2 | 2 | 0 | -1.000 | [-1.000, -1.000] | **loss**; lost 2: 0 longer, 0 shorter, "
+            "0 looping |") in md
     assert "| `detectable_content:postscript` | 1 | 0 | 1 | +1.000 | [+1.000, +1.000] | gain |" in md  # none lost
     assert "| *instruction-level* | 6 | 0.667 | 0.500 |" in md
 
@@ -147,7 +149,7 @@ def test_console_report_shows_split_and_summary(bd, tmp_path, capsys):
     assert "split" in out and "test" in out and "dev" in out
     assert "dev benchmarks are for choosing settings; their numbers are not results" in out
     assert "ifeval_heldout: mean answer length 4 -> 5 words; constraint types with a significant loss: " \
-           "keywords:existence (lost 2: 0 longer, 0 shorter)" in out
+           "keywords:existence (lost 2: 0 longer, 0 shorter, 0 looping)" in out
 
 
 def test_html_report_has_split_length_and_constraint_tables(bd):

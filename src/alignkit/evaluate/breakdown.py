@@ -49,20 +49,21 @@ def length_stats(responses: list[str]) -> dict[str, Any]:
             "share_looping": float(np.mean([loops(r) for r in responses]))}
 
 
-def lost_direction(changes: list[int]) -> dict[str, int]:
-    """Of the items that stopped following a type, how many answers got longer and how many shorter
-    (in words): a loss that comes with longer answers is the model ignoring an upper bound or a form,
-    one with shorter answers is it cutting content."""
-    return {"lost": len(changes), "lost_longer": sum(d > 0 for d in changes),
-            "lost_shorter": sum(d < 0 for d in changes)}
+def lost_direction(changes: list[tuple[int, bool]]) -> dict[str, int]:
+    """Of the items that stopped following a type (each: its answer's change in words, and whether
+    the new answer loops), how many answers got longer, how many shorter, and how many loop: a loss
+    with longer answers is an upper bound or a form ignored (session 36: mostly by answers that run
+    on in a loop), one with shorter answers is content cut."""
+    return {"lost": len(changes), "lost_longer": sum(d > 0 for d, _ in changes),
+            "lost_shorter": sum(d < 0 for d, _ in changes), "lost_looping": sum(loop for _, loop in changes)}
 
 
 def lost_note(t: dict[str, Any]) -> str:
-    """"lost 5: 4 longer, 1 shorter" for a type with items that stopped following it; "" otherwise
-    (and for reports written before session 36, which lack the counts)."""
+    """"lost 5: 4 longer, 1 shorter, 3 looping" for a type with items that stopped following it; ""
+    otherwise (and for reports written before session 36, which lack the counts)."""
     if not t.get("lost"):
         return ""
-    return f"lost {t['lost']}: {t['lost_longer']} longer, {t['lost_shorter']} shorter"
+    return f"lost {t['lost']}: {t['lost_longer']} longer, {t['lost_shorter']} shorter, {t['lost_looping']} looping"
 
 
 def constraint_table(prompts: dict[str, Prompt], before: list[dict], after: list[dict], *,
@@ -75,7 +76,8 @@ def constraint_table(prompts: dict[str, Prompt], before: list[dict], after: list
     pairs = [(prompts[it["id"]], it, after_by_id[it["id"]]) for it in before
              if it["id"] in prompts and it["id"] in after_by_id]
     per_type: dict[str, tuple[list[float], list[float]]] = {}
-    lost: dict[str, list[int]] = {}  # per type, the change in words of each answer that stopped following it
+    lost: dict[str, list[tuple[int, bool]]] = {}  # per type, each answer that stopped following it: its
+    # change in words, and whether it now loops
     inst_b, inst_a, prompt_b, prompt_a = [], [], [], []
     for prompt, b, a in pairs:
         task = prompt.meta.get("base_task", prompt.text)
@@ -93,7 +95,7 @@ def constraint_table(prompts: dict[str, Prompt], before: list[dict], after: list
             tb.append(float(all(x for x, _ in rs)))
             ta.append(float(all(y for _, y in rs)))
             if tb[-1] and not ta[-1]:
-                lost.setdefault(cid, []).append(words(a["response"]) - words(b["response"]))
+                lost.setdefault(cid, []).append((words(a["response"]) - words(b["response"]), loops(a["response"])))
     types = {}
     for cid, (tb, ta) in sorted(per_type.items(), key=lambda kv: (-len(kv[1][0]), kv[0])):
         p = paired_summary(tb, ta, seed)

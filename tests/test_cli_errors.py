@@ -53,6 +53,14 @@ def test_missing_model_path(tmp_path):
     _assert_clean_failure(res, "no-such-model", "does not exist", "fix:")
 
 
+def test_missing_vllm_model_path(tmp_path):
+    """`vllm:PATH` with no such directory: vLLM took it for a hub id and the user got a traceback (session
+    36, pointing at `model` where an iterated run saves model_it1 ... model_itK)."""
+    res = run_cli("eval", "--model", f"vllm:{tmp_path / 'run' / 'model'}", "--bench", "arithmetic_dev", "--n", "2",
+                  "--out", str(tmp_path / "ev"))
+    _assert_clean_failure(res, "run/model", "does not exist", "model_it1", "fix:")
+
+
 @pytest.mark.parametrize("content,needle", [
     ('{"text": "hello"}\n', "missing column `messages` or `prompt`"),
     ('{"prompt": "ok"}\n{not json}\n', ":2"),

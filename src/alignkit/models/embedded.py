@@ -122,6 +122,21 @@ def gemma_model_dir() -> Path:
                       stops=("\n\n", "\n", "\n\n\n"))
 
 
+def require_local_model(path: str) -> None:
+    """Refuse a path that looks local (starts with `.`, `/` or `~`, or has a separator and is not an
+    `org/name` hub id) and does not exist, before a loader turns it into a hub lookup and a traceback."""
+    parts = path.split("/")
+    hub_id = len(parts) == 2 and all(parts) and not Path(path).exists()
+    looks_local = path.startswith((".", "/", "~")) or os.sep in path and not hub_id
+    if looks_local and not Path(path).expanduser().exists():
+        raise AlignkitError(
+            f"model path {path!r} does not exist",
+            where="model",
+            fix="give an existing directory, a Hugging Face id, or `embedded` for the default model (a run with "
+            "`iterations: K` saves its models as model_it1 ... model_itK)",
+        )
+
+
 def resolve_model_path(spec: str) -> str:
     """Map a model spec to something `from_pretrained` accepts: the embedded
     names become the cached directory; anything else passes through."""

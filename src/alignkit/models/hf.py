@@ -5,17 +5,15 @@ from __future__ import annotations
 import copy
 import hashlib
 import inspect
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from alignkit.errors import AlignkitError
 from alignkit.models.base import Messages, Sampling
-from alignkit.models.embedded import resolve_model_path
+from alignkit.models.embedded import require_local_model, resolve_model_path
 from alignkit.models.prefix import plan
 from alignkit.models.templates import NO_TEMPLATE_FIX, chat_template_text
 
@@ -33,13 +31,7 @@ def load_model_and_tokenizer(spec: str, dtype: str = "float32", device_map: str 
     in `dtype`, placed by transformers' `device_map` (None: the CPU), with `chat_template` (a file or a
     Jinja string) replacing the tokenizer's own."""
     path = resolve_model_path(spec)
-    looks_local = path.startswith((".", "/", "~")) or os.sep in path and not _looks_like_hub_id(path)
-    if looks_local and not Path(path).expanduser().exists():
-        raise AlignkitError(
-            f"model path {path!r} does not exist",
-            where="model",
-            fix="give an existing directory, a Hugging Face id, or `embedded` for the default model",
-        )
+    require_local_model(path)
     try:
         tokenizer = AutoTokenizer.from_pretrained(path)
         placement = {"device_map": device_map} if device_map is not None else {}
@@ -60,11 +52,6 @@ def load_model_and_tokenizer(spec: str, dtype: str = "float32", device_map: str 
     tokenizer.padding_side = "left"
     model.eval()
     return model, tokenizer
-
-
-def _looks_like_hub_id(path: str) -> bool:
-    parts = path.split("/")
-    return len(parts) == 2 and all(parts) and not Path(path).exists()
 
 
 class HFBackend:

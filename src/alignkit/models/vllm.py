@@ -31,7 +31,7 @@ from typing import Any
 
 from alignkit.errors import AlignkitError
 from alignkit.models.base import FLOOR, Messages, Sampling
-from alignkit.models.embedded import resolve_model_path
+from alignkit.models.embedded import require_local_model, resolve_model_path
 
 KV_CACHE_GIB = 2  # CPU KV cache; 2 GiB holds ~45k tokens of the embedded model in float32
 TOP_LOGPROBS = 20  # vLLM's default max_logprobs
@@ -105,6 +105,7 @@ class VLLMBackend:
                  **engine_kwargs: Any):
         self.name = spec
         path = resolve_model_path(spec.removeprefix("vllm:"))
+        require_local_model(path)  # vLLM would take a missing directory for a hub id
         engine_kwargs.setdefault("max_num_seqs", batch_size)
         self.llm = engine(path, dtype, seed=seed, **engine_kwargs)
         self.tokenizer = self.llm.get_tokenizer()
